@@ -1,0 +1,1 @@
+"""flankit.modeling."""
