@@ -35,3 +35,29 @@ def padded_batch(vocab: int, lengths: list[int], seed: int = 0):
     for i, n in enumerate(lengths):
         ids[i, :n] = torch.randint(3, vocab, (n,), generator=g)
     return ids, (ids != 0).long()
+
+
+WORDS = (
+    "the a an cat dog bird sat ran flew on over under mat hill tree happy sad angry movie film book "
+    "great awful fine plot actor story because while and or not yes no maybe positive negative neutral "
+    "question answer is was will be one two three four five six seven eight nine ten plus minus"
+).split()
+
+
+def tiny_model_dir(folder, seed: int = 0, **overrides):
+    """Save a random tiny T5 (d_model 32) plus a tokenizer trained on filler text to `folder`.
+
+    Returns (model, tokenizer). Used by engine, trainer, evaluation and serving tests.
+    """
+    import random
+
+    from flankit.modeling.load import train_tokenizer
+    from flankit.modeling.t5 import T5
+
+    rnd = random.Random(seed)
+    texts = [" ".join(rnd.choice(WORDS) for _ in range(rnd.randint(4, 20))) for _ in range(3000)]
+    tok = train_tokenizer(texts, folder, vocab_size=300)
+    torch.manual_seed(seed)
+    model = T5(small_config(vocab_size=len(tok), **overrides)).eval()
+    model.save_pretrained(folder)
+    return model, tok
