@@ -37,11 +37,7 @@ def padded_batch(vocab: int, lengths: list[int], seed: int = 0):
     return ids, (ids != 0).long()
 
 
-WORDS = (
-    "the a an cat dog bird sat ran flew on over under mat hill tree happy sad angry movie film book "
-    "great awful fine plot actor story because while and or not yes no maybe positive negative neutral "
-    "question answer is was will be one two three four five six seven eight nine ten plus minus"
-).split()
+WORDS = ["the", "a", "an", "cat", "dog", "bird", "sat", "ran", "flew", "on", "over", "under", "mat", "hill", "tree", "happy", "sad", "angry", "movie", "film", "book", "great", "awful", "fine", "plot", "actor", "story", "because", "while", "and", "or", "not", "yes", "no", "maybe", "positive", "negative", "neutral", "question", "answer", "is", "was", "will", "be", "one", "two", "three", "four", "five", "six", "seven", "eight", "nine", "ten", "plus", "minus"]
 
 
 def tiny_model_dir(folder, seed: int = 0, **overrides):

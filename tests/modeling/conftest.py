@@ -4,9 +4,9 @@ from __future__ import annotations
 
 import pytest
 import torch
-from t5_testing import CONFIGS, small_config
 
 from flankit.modeling.t5 import T5
+from t5_testing import CONFIGS, small_config
 
 
 @pytest.fixture(params=sorted(CONFIGS))

@@ -3,9 +3,9 @@
 from __future__ import annotations
 
 import torch
-from t5_testing import small_config
 
 from flankit.modeling.t5 import T5
+from t5_testing import small_config
 
 
 def test_packed_row_equals_examples_one_by_one():

@@ -1,0 +1,5 @@
+"""`python -m flankit`."""
+
+from flankit.cli import run
+
+run()

@@ -1,0 +1,5 @@
+"""`python -m flankit.cli`."""
+
+from flankit.cli import run
+
+run()
