@@ -8,7 +8,7 @@ from __future__ import annotations
 
 import sys
 
-from flankit.cli import data, demo, evaluate, infer, model, serve, train  # noqa: F401  (registers commands)
+from flankit.cli import data, demo, evaluate, infer, model, prompts, serve, train  # noqa: F401  (registers commands)
 from flankit.cli.app import app
 from flankit.errors import FlankitError
 
