@@ -354,8 +354,8 @@ class T5(nn.Module):
 
     def project(self, hidden: torch.Tensor) -> torch.Tensor:
         if self.config.tie_word_embeddings:
-            hidden = hidden * self.config.d_model**-0.5
-        return F.linear(hidden, self.output_embedding())
+            return F.linear(hidden * self.config.d_model**-0.5, self.shared.weight)
+        return self.lm_head(hidden)  # a module call so a quantized lm_head works too
 
     @property
     def device(self) -> torch.device:

@@ -1,0 +1,96 @@
+"""Generation throughput: flankit's engine vs transformers and CTranslate2 on the same workload.
+
+Usage: `python benchmarks/generate.py [--model DIR] [--n 64] [--new-tokens 32] [--threads 2]`
+
+The workload is `make_workload` from `../shared/anchors/peer_generate.py` (random prompt token
+ids, every request generates exactly `new_tokens` greedily). Peers run as a typical user runs
+them (batch 16; CTranslate2 int8 also at 64); flankit gets the whole list and picks its own
+batching. Without --model, a random flan-t5-small-shaped model is written under .bench/.
+Also reports quality drift: agreement of bf16/int8 greedy outputs with fp32 (on the given
+model; a random model makes this a stress test, a trained one a realistic check).
+Prints one JSON object.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import sys
+import time
+from pathlib import Path
+
+import torch
+
+ROOT = Path(__file__).resolve().parents[1]
+sys.path.insert(0, str(ROOT.parent / "shared" / "anchors"))
+from peer_generate import ct2_tok_per_s, hf_tok_per_s, make_workload  # noqa: E402
+
+from flankit.inference.engine import Engine, GenerationConfig  # noqa: E402
+from flankit.inference.backends import NativeBackend  # noqa: E402
+
+
+def default_model() -> Path:
+    from flankit.modeling.load import build_tiny
+
+    folder = ROOT / ".bench" / "flan-t5-small-random"
+    if not (folder / "config.json").is_file():
+        build_tiny("small").eval().save_pretrained(folder)
+    return folder
+
+
+def flankit_run(folder: Path, dtype: str, prompts, new_tokens: int):
+    """(tokens/s, outputs) for the native engine at `dtype`, with one untimed warm-up call."""
+    engine = Engine(NativeBackend(folder, dtype), tokenizer=None)
+    cfg = GenerationConfig(max_new_tokens=new_tokens, min_new_tokens=new_tokens)
+    engine.generate_ids([prompts[0][:8] + [1]], GenerationConfig(max_new_tokens=4))
+    start = time.perf_counter()
+    out = engine.generate_ids(prompts, cfg)
+    elapsed = time.perf_counter() - start
+    return len(prompts) * new_tokens / elapsed, [r[0].token_ids for r in out]
+
+
+def main() -> None:
+    ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    ap.add_argument("--model", type=Path, default=None)
+    ap.add_argument("--n", type=int, default=64)
+    ap.add_argument("--new-tokens", type=int, default=32)
+    ap.add_argument("--threads", type=int, default=2)
+    ap.add_argument("--skip-peers", action="store_true", help="only measure flankit")
+    a = ap.parse_args()
+    torch.set_num_threads(a.threads)
+    folder = a.model or default_model()
+    vocab = json.loads((folder / "config.json").read_text())["vocab_size"]
+    prompts = make_workload(a.n, 48, 96, min(vocab, 32000))
+    tps, outs = {}, {}
+    for dtype in ("fp32", "bf16", "int8"):
+        tps[f"flankit_{dtype}"], outs[dtype] = flankit_run(folder, dtype, prompts, a.new_tokens)
+    if not a.skip_peers:
+        for name, dt in (("hf_fp32", torch.float32), ("hf_bf16", torch.bfloat16)):
+            tps[name] = hf_tok_per_s(str(folder), prompts, 16, a.new_tokens, dt)
+        tps["ct2_fp32"] = ct2_tok_per_s(str(folder), prompts, 16, a.new_tokens, "float32", a.threads)
+        tps["ct2_int8"] = ct2_tok_per_s(str(folder), prompts, 16, a.new_tokens, "int8", a.threads)
+        tps["ct2_int8_b64"] = ct2_tok_per_s(str(folder), prompts, 64, a.new_tokens, "int8", a.threads)
+    best = max(("flankit_bf16", "flankit_int8"), key=tps.get)
+    report = {
+        "model": str(folder),
+        "workload": dict(n=a.n, min_len=48, max_len=96, new_tokens=a.new_tokens, threads=a.threads, peer_batch=16),
+        "tok_per_s": {k: round(v, 1) for k, v in tps.items()},
+        "best_flankit": best,
+        "drift_vs_fp32": {
+            dt: {
+                "sequence_agreement": sum(x == y for x, y in zip(outs["fp32"], outs[dt], strict=True)) / len(prompts),
+                "token_agreement": sum(p == q for x, y in zip(outs["fp32"], outs[dt], strict=True)
+                                       for p, q in zip(x, y, strict=True)) / sum(map(len, outs["fp32"])),
+            }
+            for dt in ("bf16", "int8")
+        },
+    }
+    if not a.skip_peers:
+        ct2_best = max(tps["ct2_int8"], tps["ct2_int8_b64"])
+        report["ratio_vs_ct2_int8_best"] = round(tps[best] / ct2_best, 3)
+        report["ratio_vs_hf_bf16"] = round(tps[best] / tps["hf_bf16"], 3)
+    print(json.dumps(report, indent=2))
+
+
+if __name__ == "__main__":
+    main()

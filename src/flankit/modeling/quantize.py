@@ -1,0 +1,31 @@
+"""int8 weight quantization of a T5's Linear layers (per-output-channel scales), for CPU inference.
+
+Decoding reads every weight once per step, so it is bound by memory bandwidth: int8 weights
+(a quarter of fp32) are where the speed is. Every `nn.Linear` becomes torch's dynamically
+quantized Linear (`torch.ao.quantization.quantize_dynamic` with the per-channel qconfig):
+weights are stored int8 with one scale per output channel; activations are quantized per call
+and the product runs in fbgemm's int8 kernels (VNNI on this CPU). Embeddings, norms and position
+biases stay fp32.
+
+Measured on this CPU (2 threads; [64 x 512] @ [512 x 1024] and the 32k-vocab head): dynamic
+int8 beat bf16 slightly and fp32 by 2-4x, while the weight-only int8 kernel
+`aten._weight_int8pack_mm` was 3-20x slower than bf16 here, so dynamic quantization is used.
+"""
+
+from __future__ import annotations
+
+import warnings
+
+import torch
+from torch import nn
+
+
+def quantize_int8(model: nn.Module) -> nn.Module:
+    """Quantize every `nn.Linear` of an fp32 `model` to int8 weights (in place); returns the model."""
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore")  # torch.ao eager quantization announces its move to torchao
+        from torch.ao.quantization import per_channel_dynamic_qconfig, quantize_dynamic
+
+        torch.backends.quantized.engine = "x86" if "x86" in torch.backends.quantized.supported_engines else "qnnpack"
+        quantize_dynamic(model.float(), {nn.Linear: per_channel_dynamic_qconfig}, dtype=torch.qint8, inplace=True)
+    return model.eval()
