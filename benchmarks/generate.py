@@ -25,8 +25,9 @@ ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT.parent / "shared" / "anchors"))
 from peer_generate import ct2_tok_per_s, hf_tok_per_s, make_workload  # noqa: E402
 
-from flankit.inference.engine import Engine, GenerationConfig  # noqa: E402
 from flankit.inference.backends import NativeBackend  # noqa: E402
+from flankit.inference.engine import Engine, GenerationConfig  # noqa: E402
+from flankit.modeling.export import export_ctranslate2  # noqa: E402
 
 
 def default_model() -> Path:
@@ -65,6 +66,9 @@ def main() -> None:
     for dtype in ("fp32", "bf16", "int8"):
         tps[f"flankit_{dtype}"], outs[dtype] = flankit_run(folder, dtype, prompts, a.new_tokens)
     if not a.skip_peers:
+        ct2_dir = Path(str(folder.resolve()).rstrip("/") + "-ct2")  # where the peer script looks for it
+        if not (ct2_dir / "model.bin").is_file():
+            export_ctranslate2(folder, ct2_dir, force=True)
         for name, dt in (("hf_fp32", torch.float32), ("hf_bf16", torch.bfloat16)):
             tps[name] = hf_tok_per_s(str(folder), prompts, 16, a.new_tokens, dt)
         tps["ct2_fp32"] = ct2_tok_per_s(str(folder), prompts, 16, a.new_tokens, "float32", a.threads)
@@ -73,14 +77,21 @@ def main() -> None:
     best = max(("flankit_bf16", "flankit_int8"), key=tps.get)
     report = {
         "model": str(folder),
-        "workload": dict(n=a.n, min_len=48, max_len=96, new_tokens=a.new_tokens, threads=a.threads, peer_batch=16),
+        "workload": dict(
+            n=a.n, min_len=48, max_len=96, new_tokens=a.new_tokens, threads=a.threads, peer_batch=16
+        ),
         "tok_per_s": {k: round(v, 1) for k, v in tps.items()},
         "best_flankit": best,
         "drift_vs_fp32": {
             dt: {
-                "sequence_agreement": sum(x == y for x, y in zip(outs["fp32"], outs[dt], strict=True)) / len(prompts),
-                "token_agreement": sum(p == q for x, y in zip(outs["fp32"], outs[dt], strict=True)
-                                       for p, q in zip(x, y, strict=True)) / sum(map(len, outs["fp32"])),
+                "sequence_agreement": sum(x == y for x, y in zip(outs["fp32"], outs[dt], strict=True))
+                / len(prompts),
+                "token_agreement": sum(
+                    p == q
+                    for x, y in zip(outs["fp32"], outs[dt], strict=True)
+                    for p, q in zip(x, y, strict=True)
+                )
+                / sum(map(len, outs["fp32"])),
             }
             for dt in ("bf16", "int8")
         },

@@ -25,9 +25,16 @@ def test_beam_search_equals_transformers(engine, prompts, trained_dir, beams, pe
     model, tok = hf_model(trained_dir), engine.tokenizer
     enc = tok(prompts, padding=True, return_tensors="pt")
     with torch.inference_mode():
-        out = model.generate(**enc, max_new_tokens=9, num_beams=beams, length_penalty=penalty,
-                             num_return_sequences=n, do_sample=False, output_scores=True,
-                             return_dict_in_generate=True)
+        out = model.generate(
+            **enc,
+            max_new_tokens=9,
+            num_beams=beams,
+            length_penalty=penalty,
+            num_return_sequences=n,
+            do_sample=False,
+            output_scores=True,
+            return_dict_in_generate=True,
+        )
     ref = [row[: row.index(1)] if 1 in row else row for row in out.sequences[:, 1:].tolist()]
     cfg = GenerationConfig(max_new_tokens=9, num_beams=beams, length_penalty=penalty, num_return_sequences=n)
     got = engine.generate_ids(engine.encode_prompts(prompts), cfg)

@@ -52,8 +52,15 @@ class NativeBackend:
     def generate_ids(self, prompts, cfg, allowed, tokenizer):
         trie = TokenTrie(allowed) if allowed is not None else None
         stop = StopChecker(cfg.stop, _decoder(tokenizer)) if cfg.stop else None
-        return generate(self.model, prompts, cfg, trie=trie, stop=stop,
-                        token_budget=self.token_budget, max_batch=self.max_batch)
+        return generate(
+            self.model,
+            prompts,
+            cfg,
+            trie=trie,
+            stop=stop,
+            token_budget=self.token_budget,
+            max_batch=self.max_batch,
+        )
 
     def score(self, prompts, options, tokenizer):
         return score_options(self.model, prompts, options, self.token_budget, self.max_batch)
@@ -68,16 +75,22 @@ class HFBackend:
         from transformers import T5ForConditionalGeneration
 
         if dtype == "int8":
-            raise ModelError("the hf backend runs fp32 or bf16; use backend='native' or 'ctranslate2' for int8.")
+            raise ModelError(
+                "the hf backend runs fp32 or bf16; use backend='native' or 'ctranslate2' for int8."
+            )
         torch_dtype = torch.bfloat16 if dtype == "bf16" else torch.float32
         self.model = T5ForConditionalGeneration.from_pretrained(str(folder), dtype=torch_dtype).eval()
 
     def generate_ids(self, prompts, cfg, allowed, tokenizer):
         c = self.model.config
         kwargs = dict(
-            max_new_tokens=cfg.max_new_tokens, min_new_tokens=cfg.min_new_tokens, num_beams=cfg.num_beams,
-            do_sample=cfg.do_sample, repetition_penalty=cfg.repetition_penalty,
-            no_repeat_ngram_size=cfg.no_repeat_ngram_size, num_return_sequences=cfg.num_return_sequences,
+            max_new_tokens=cfg.max_new_tokens,
+            min_new_tokens=cfg.min_new_tokens,
+            num_beams=cfg.num_beams,
+            do_sample=cfg.do_sample,
+            repetition_penalty=cfg.repetition_penalty,
+            no_repeat_ngram_size=cfg.no_repeat_ngram_size,
+            num_return_sequences=cfg.num_return_sequences,
             length_penalty=cfg.length_penalty,
         )
         if cfg.do_sample:
@@ -113,7 +126,11 @@ class HFBackend:
             ids = torch.tensor([prompt] * len(opts))
             labels, lmask = pad_ids(opts, c.pad_token_id)
             with torch.inference_mode():
-                logp = self.model(input_ids=ids, labels=labels.masked_fill(lmask == 0, -100)).logits.float().log_softmax(-1)
+                logp = (
+                    self.model(input_ids=ids, labels=labels.masked_fill(lmask == 0, -100))
+                    .logits.float()
+                    .log_softmax(-1)
+                )
             tok = (logp.gather(2, labels[..., None]).squeeze(2) * lmask).double().sum(1).tolist()
             out.append([(s, len(o)) for s, o in zip(tok, opts, strict=True)])
         return out
@@ -137,7 +154,10 @@ class CT2Backend:
             )
         self.ct2 = ctranslate2
         self.translator = ctranslate2.Translator(
-            str(folder), device="cpu", compute_type=self.COMPUTE[dtype], intra_threads=threads or torch.get_num_threads()
+            str(folder),
+            device="cpu",
+            compute_type=self.COMPUTE[dtype],
+            intra_threads=threads or torch.get_num_threads(),
         )
 
     def _tokens(self, tokenizer, seqs):
@@ -148,15 +168,25 @@ class CT2Backend:
         if allowed is not None:
             # no logits hook in CTranslate2: choose the allowed output with the highest likelihood
             scored = self.score(prompts, [allowed] * len(prompts), tokenizer)
-            return [[DecodeResult(list(allowed[max(range(len(s)), key=lambda j: s[j][0])][:-1]), "stop")] for s in scored]
+            return [
+                [DecodeResult(list(allowed[max(range(len(s)), key=lambda j: s[j][0])][:-1]), "stop")]
+                for s in scored
+            ]
         if cfg.seed is not None:
             self.ct2.set_random_seed(cfg.seed)
         results = self.translator.translate_batch(
-            source, beam_size=cfg.num_beams, num_hypotheses=cfg.num_return_sequences,
-            length_penalty=cfg.length_penalty, repetition_penalty=cfg.repetition_penalty,
-            no_repeat_ngram_size=cfg.no_repeat_ngram_size, max_decoding_length=cfg.max_new_tokens,
-            min_decoding_length=cfg.min_new_tokens, sampling_topk=(cfg.top_k if cfg.do_sample else 1),
-            sampling_topp=cfg.top_p, sampling_temperature=cfg.temperature, return_end_token=True,
+            source,
+            beam_size=cfg.num_beams,
+            num_hypotheses=cfg.num_return_sequences,
+            length_penalty=cfg.length_penalty,
+            repetition_penalty=cfg.repetition_penalty,
+            no_repeat_ngram_size=cfg.no_repeat_ngram_size,
+            max_decoding_length=cfg.max_new_tokens,
+            min_decoding_length=cfg.min_new_tokens,
+            sampling_topk=(cfg.top_k if cfg.do_sample else 1),
+            sampling_topp=cfg.top_p,
+            sampling_temperature=cfg.temperature,
+            return_end_token=True,
         )
         eos, pad = tokenizer.eos_token_id, tokenizer.pad_token_id
         return [[_trim(tokenizer.convert_tokens_to_ids(h), eos, pad) for h in r.hypotheses] for r in results]
@@ -167,6 +197,8 @@ class CT2Backend:
             for opt in opts:
                 flat_src.append(prompt)
                 flat_tgt.append(list(opt[:-1]))  # CTranslate2 appends and scores the end token itself
-        res = self.translator.score_batch(self._tokens(tokenizer, flat_src), self._tokens(tokenizer, flat_tgt))
+        res = self.translator.score_batch(
+            self._tokens(tokenizer, flat_src), self._tokens(tokenizer, flat_tgt)
+        )
         sums = iter(sum(r.log_probs) for r in res)
         return [[(next(sums), len(o)) for o in opts] for opts in options]

@@ -41,7 +41,9 @@ def _trie_mask(trie: TokenTrie, seqs: torch.Tensor, step: int, vocab: int) -> to
 
 
 @torch.inference_mode()
-def beam_search(model, prompts: Sequence[Sequence[int]], cfg, *, trie: TokenTrie | None = None) -> list[list[DecodeResult]]:
+def beam_search(
+    model, prompts: Sequence[Sequence[int]], cfg, *, trie: TokenTrie | None = None
+) -> list[list[DecodeResult]]:
     """Beam-search one bucket of prompts; per prompt the best `cfg.num_return_sequences` results."""
     c = model.config
     k, steps, eos, lp = cfg.num_beams, cfg.max_new_tokens, c.eos_token_id, cfg.length_penalty

@@ -50,7 +50,9 @@ class TokenTrie:
         return out
 
 
-def plan_batches(lengths: Sequence[int], token_budget: int, max_batch: int, rows_per_item: int = 1) -> list[list[int]]:
+def plan_batches(
+    lengths: Sequence[int], token_budget: int, max_batch: int, rows_per_item: int = 1
+) -> list[list[int]]:
     """Length-sorted buckets: each holds as many items as fit `token_budget` padded tokens.
 
     Longest items first, so padding inside a bucket is small; every bucket has at least one item.
@@ -142,8 +144,15 @@ class StopChecker:
 
 
 @torch.inference_mode()
-def decode_batch(model, prompts: Sequence[Sequence[int]], cfg, *, trie: TokenTrie | None = None,
-                 stop: StopChecker | None = None, generator: torch.Generator | None = None) -> list[DecodeResult]:
+def decode_batch(
+    model,
+    prompts: Sequence[Sequence[int]],
+    cfg,
+    *,
+    trie: TokenTrie | None = None,
+    stop: StopChecker | None = None,
+    generator: torch.Generator | None = None,
+) -> list[DecodeResult]:
     """Greedy or sampled decoding of one bucket; returns one result per prompt row."""
     c = model.config
     eos, steps = c.eos_token_id, cfg.max_new_tokens
@@ -189,8 +198,16 @@ def decode_batch(model, prompts: Sequence[Sequence[int]], cfg, *, trie: TokenTri
     return [DecodeResult(out[r, : done_len[r]].tolist(), reasons[r]) for r in range(b)]
 
 
-def generate(model, prompts: Sequence[Sequence[int]], cfg, *, trie: TokenTrie | None = None,
-             stop: StopChecker | None = None, token_budget: int = 16384, max_batch: int = 64) -> list[list[DecodeResult]]:
+def generate(
+    model,
+    prompts: Sequence[Sequence[int]],
+    cfg,
+    *,
+    trie: TokenTrie | None = None,
+    stop: StopChecker | None = None,
+    token_budget: int = 16384,
+    max_batch: int = 64,
+) -> list[list[DecodeResult]]:
     """Decode every prompt (token ids) in length-sorted buckets; results in input order.
 
     Returns, per prompt, a list of `cfg.num_return_sequences` results. Sampling with several
@@ -200,10 +217,14 @@ def generate(model, prompts: Sequence[Sequence[int]], cfg, *, trie: TokenTrie | 
     if cfg.num_beams > 1:
         from flankit.inference.beam import beam_search
 
-        batches = plan_batches([len(p) for p in prompts], token_budget, max_batch, rows_per_item=cfg.num_beams)
+        batches = plan_batches(
+            [len(p) for p in prompts], token_budget, max_batch, rows_per_item=cfg.num_beams
+        )
         results: list[list[DecodeResult]] = [[] for _ in prompts]
         for batch in batches:
-            for i, res in zip(batch, beam_search(model, [prompts[i] for i in batch], cfg, trie=trie), strict=True):
+            for i, res in zip(
+                batch, beam_search(model, [prompts[i] for i in batch], cfg, trie=trie), strict=True
+            ):
                 results[i] = res
         return results
     n = cfg.num_return_sequences
@@ -211,7 +232,9 @@ def generate(model, prompts: Sequence[Sequence[int]], cfg, *, trie: TokenTrie | 
     generator = torch.Generator().manual_seed(cfg.seed) if cfg.seed is not None else None
     flat: list[DecodeResult | None] = [None] * len(rows)
     for batch in plan_batches([len(prompts[i]) for i in rows], token_budget, max_batch):
-        outs = decode_batch(model, [prompts[rows[j]] for j in batch], cfg, trie=trie, stop=stop, generator=generator)
+        outs = decode_batch(
+            model, [prompts[rows[j]] for j in batch], cfg, trie=trie, stop=stop, generator=generator
+        )
         for j, res in zip(batch, outs, strict=True):
             flat[j] = res
     return [flat[i * n : (i + 1) * n] for i in range(len(prompts))]

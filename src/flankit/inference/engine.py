@@ -54,23 +54,33 @@ class GenerationConfig:
         names = [f.name for f in dataclasses.fields(self)]
         for key in overrides:
             if key not in names:
-                raise ConfigError(f"Unknown generation option {key!r}.{suggest(key, names)} Valid: {', '.join(names)}.")
+                raise ConfigError(
+                    f"Unknown generation option {key!r}.{suggest(key, names)} Valid: {', '.join(names)}."
+                )
         return dataclasses.replace(self, **overrides).validate()
 
     def validate(self) -> GenerationConfig:
         checks = [
             (self.max_new_tokens >= 1, "max_new_tokens must be >= 1"),
-            (0 <= self.min_new_tokens <= self.max_new_tokens, "min_new_tokens must be between 0 and max_new_tokens"),
+            (
+                0 <= self.min_new_tokens <= self.max_new_tokens,
+                "min_new_tokens must be between 0 and max_new_tokens",
+            ),
             (1 <= self.num_beams <= 8, "num_beams must be between 1 and 8"),
-            (not (self.do_sample and self.num_beams > 1), "do_sample with num_beams > 1 is not supported; pick one"),
+            (
+                not (self.do_sample and self.num_beams > 1),
+                "do_sample with num_beams > 1 is not supported; pick one",
+            ),
             (self.temperature > 0, "temperature must be > 0 (use do_sample=False for greedy)"),
             (self.top_k >= 0, "top_k must be >= 0 (0 disables it)"),
             (0 < self.top_p <= 1, "top_p must be in (0, 1]"),
             (self.repetition_penalty > 0, "repetition_penalty must be > 0 (1.0 disables it)"),
             (self.no_repeat_ngram_size >= 0, "no_repeat_ngram_size must be >= 0"),
             (self.num_return_sequences >= 1, "num_return_sequences must be >= 1"),
-            (self.num_return_sequences <= max(self.num_beams, 1) or self.do_sample,
-             "num_return_sequences > 1 needs do_sample=True or num_beams >= num_return_sequences"),
+            (
+                self.num_return_sequences <= max(self.num_beams, 1) or self.do_sample,
+                "num_return_sequences > 1 needs do_sample=True or num_beams >= num_return_sequences",
+            ),
         ]
         for ok, message in checks:
             if not ok:
@@ -113,7 +123,9 @@ class Choice:
 
 def _check_options(options: list[str], where: str) -> list[str]:
     if not options:
-        raise FlankitError(f"{where}: options are empty; pass at least two answer strings, e.g. ['yes', 'no'].")
+        raise FlankitError(
+            f"{where}: options are empty; pass at least two answer strings, e.g. ['yes', 'no']."
+        )
     bad = [o for o in options if not isinstance(o, str) or not o.strip()]
     if bad:
         raise FlankitError(f"{where}: every option must be a non-empty string (got {bad[0]!r}).")
@@ -132,8 +144,9 @@ class Engine:
         self.max_input_tokens = max_input_tokens
 
     @classmethod
-    def from_pretrained(cls, path: str | Path, backend: str = "native", dtype: str = "fp32",
-                        max_input_tokens: int = 512) -> Engine:
+    def from_pretrained(
+        cls, path: str | Path, backend: str = "native", dtype: str = "fp32", max_input_tokens: int = 512
+    ) -> Engine:
         """Load a model folder (Hugging Face T5 layout, or a CTranslate2 export for `ctranslate2`).
 
         Args:
@@ -143,16 +156,26 @@ class Engine:
             max_input_tokens: longest prompt accepted (in tokens, EOS included).
         """
         if backend not in BACKENDS:
-            raise UnknownNameError(f"Unknown backend {backend!r}.{suggest(backend, list(BACKENDS))} Use one of {', '.join(BACKENDS)}.")
+            raise UnknownNameError(
+                f"Unknown backend {backend!r}.{suggest(backend, list(BACKENDS))} Use one of {', '.join(BACKENDS)}."
+            )
         if dtype not in ENGINE_DTYPES:
-            hint = " fp16 overflows in T5's feed-forward; use bf16." if str(dtype).lower() in ("fp16", "float16", "half") else ""
+            hint = (
+                " fp16 overflows in T5's feed-forward; use bf16."
+                if str(dtype).lower() in ("fp16", "float16", "half")
+                else ""
+            )
             raise UnknownNameError(f"Unknown dtype {dtype!r}.{hint} Use one of {', '.join(ENGINE_DTYPES)}.")
         from flankit.inference import backends
         from flankit.modeling.load import load_tokenizer, resolve_path
 
         folder = resolve_path(path)
         tokenizer = load_tokenizer(folder)
-        impl = {"native": backends.NativeBackend, "hf": backends.HFBackend, "ctranslate2": backends.CT2Backend}[backend]
+        impl = {
+            "native": backends.NativeBackend,
+            "hf": backends.HFBackend,
+            "ctranslate2": backends.CT2Backend,
+        }[backend]
         return cls(impl(folder, dtype), tokenizer, max_input_tokens)
 
     # ----- tokens -------------------------------------------------------------------------
@@ -177,7 +200,9 @@ class Engine:
                     "use flankit.inference.long_input for long documents, or pass truncate=True to cut the end."
                 )
             if extra > 0:
-                warnings.warn(f"prompt {i}: truncated {extra} tokens to fit {self.max_input_tokens}", stacklevel=3)
+                warnings.warn(
+                    f"prompt {i}: truncated {extra} tokens to fit {self.max_input_tokens}", stacklevel=3
+                )
                 seq = seq[: self.max_input_tokens - 1] + [self.tokenizer.eos_token_id]
             out.append(seq)
         return out
@@ -186,8 +211,15 @@ class Engine:
         return self.tokenizer(_check_options(list(allowed_outputs), "allowed_outputs")).input_ids
 
     # ----- generation ---------------------------------------------------------------------
-    def generate(self, prompts: list[str], config: GenerationConfig | None = None, *, truncate: bool = False,
-                 allowed_outputs: list[str] | None = None, **overrides) -> list[Generation]:
+    def generate(
+        self,
+        prompts: list[str],
+        config: GenerationConfig | None = None,
+        *,
+        truncate: bool = False,
+        allowed_outputs: list[str] | None = None,
+        **overrides,
+    ) -> list[Generation]:
         """Generate a continuation per prompt, in input order.
 
         Args:
@@ -202,8 +234,13 @@ class Engine:
         results = self.generate_ids(ids, cfg, allowed=allowed)
         return [self._to_generation(res, cfg.stop) for res in results]
 
-    def generate_ids(self, prompts: list[list[int]], config: GenerationConfig | None = None, *,
-                     allowed: list[list[int]] | None = None):
+    def generate_ids(
+        self,
+        prompts: list[list[int]],
+        config: GenerationConfig | None = None,
+        *,
+        allowed: list[list[int]] | None = None,
+    ):
         """Token-level generation: prompt ids in, per prompt a list of `DecodeResult` out."""
         cfg = (config or GenerationConfig()).validate()
         if not prompts:
@@ -222,8 +259,14 @@ class Engine:
         return (text[:cut], "stop") if cut >= 0 else (text, reason)
 
     # ----- rank classification ------------------------------------------------------------
-    def classify(self, prompts: list[str], options: list[str] | list[list[str]], normalize: str = "mean", *,
-                 truncate: bool = False) -> list[Choice]:
+    def classify(
+        self,
+        prompts: list[str],
+        options: list[str] | list[list[str]],
+        normalize: str = "mean",
+        *,
+        truncate: bool = False,
+    ) -> list[Choice]:
         """Pick, per prompt, the option the model finds most likely.
 
         Args:
@@ -236,7 +279,9 @@ class Engine:
             raise ConfigError(f"normalize must be one of {', '.join(NORMALIZE)} (got {normalize!r}).")
         if options and all(isinstance(o, (list, tuple)) for o in options):
             if len(options) != len(prompts):
-                raise FlankitError(f"got {len(options)} option lists for {len(prompts)} prompts; pass one list per prompt.")
+                raise FlankitError(
+                    f"got {len(options)} option lists for {len(prompts)} prompts; pass one list per prompt."
+                )
             per_prompt = [_check_options(list(o), f"options of prompt {i}") for i, o in enumerate(options)]
         else:
             shared = _check_options(list(options), "options")
@@ -244,8 +289,9 @@ class Engine:
         ids = self.encode_prompts(prompts, truncate)
         if not ids:
             return []
-        vocab = {o: seq for o in {o for opts in per_prompt for o in opts}
-                 for seq in [self.tokenizer(o).input_ids]}
+        vocab = {
+            o: seq for o in {o for opts in per_prompt for o in opts} for seq in [self.tokenizer(o).input_ids]
+        }
         scored = self.backend.score(ids, [[vocab[o] for o in opts] for opts in per_prompt], self.tokenizer)
         return [_choose(opts, sums, normalize) for opts, sums in zip(per_prompt, scored, strict=True)]
 
@@ -256,6 +302,9 @@ def _choose(options: list[str], sums: list[tuple[float, int]], normalize: str) -
     weights = [math.exp(s - top) for s in scores]
     total = sum(weights)
     best = scores.index(top)
-    return Choice(options[best], best, dict(zip(options, scores, strict=True)),
-                  {o: w / total for o, w in zip(options, weights, strict=True)})
-
+    return Choice(
+        options[best],
+        best,
+        dict(zip(options, scores, strict=True)),
+        {o: w / total for o, w in zip(options, weights, strict=True)},
+    )

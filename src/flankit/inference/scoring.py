@@ -22,8 +22,13 @@ from flankit.inference.decoding import pad_ids, plan_batches
 
 
 @torch.inference_mode()
-def score_options(model, prompts: Sequence[Sequence[int]], options: Sequence[Sequence[Sequence[int]]],
-                  token_budget: int = 16384, max_batch: int = 64) -> list[list[tuple[float, int]]]:
+def score_options(
+    model,
+    prompts: Sequence[Sequence[int]],
+    options: Sequence[Sequence[Sequence[int]]],
+    token_budget: int = 16384,
+    max_batch: int = 64,
+) -> list[list[tuple[float, int]]]:
     """Per prompt, per option: (summed log-likelihood, number of option tokens).
 
     Args:

@@ -26,6 +26,10 @@ def quantize_int8(model: nn.Module) -> nn.Module:
         warnings.simplefilter("ignore")  # torch.ao eager quantization announces its move to torchao
         from torch.ao.quantization import per_channel_dynamic_qconfig, quantize_dynamic
 
-        torch.backends.quantized.engine = "x86" if "x86" in torch.backends.quantized.supported_engines else "qnnpack"
-        quantize_dynamic(model.float(), {nn.Linear: per_channel_dynamic_qconfig}, dtype=torch.qint8, inplace=True)
+        torch.backends.quantized.engine = (
+            "x86" if "x86" in torch.backends.quantized.supported_engines else "qnnpack"
+        )
+        quantize_dynamic(
+            model.float(), {nn.Linear: per_channel_dynamic_qconfig}, dtype=torch.qint8, inplace=True
+        )
     return model.eval()

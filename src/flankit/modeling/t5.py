@@ -122,8 +122,43 @@ class Seq2SeqOutput:
     encoder_hidden_states: torch.Tensor | None = None
 
 
+def compute_dtype(x: torch.Tensor) -> torch.dtype:
+    """The dtype matmuls run in: autocast's when it is on for x's device, else x's own."""
+    kind = x.device.type
+    if torch.is_autocast_enabled(kind):
+        return torch.get_autocast_dtype(kind)
+    return x.dtype
+
+
+class Dropout(nn.Dropout):
+    """Inverted dropout; on CPU the mask comes from 16-bit slices of 64-bit random words.
+
+    torch's CPU `bernoulli_` draws one Mersenne-Twister number per element, which makes
+    dropout cost as much as the matmuls of a small T5 step. Cutting each 64-bit draw into
+    four 16-bit uniforms is ~6x cheaper; the rate is rounded to a multiple of 1/65536.
+    """
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        if not self.training or self.p == 0.0:
+            return x
+        return cpu_dropout(x, self.p) if x.device.type == "cpu" else F.dropout(x, self.p, True)
+
+
+def cpu_dropout(x: torch.Tensor, p: float) -> torch.Tensor:
+    """Inverted dropout with a cheap CPU mask (see `Dropout`)."""
+    n = x.numel()
+    words = torch.randint(-(2**63), 2**63 - 1, ((n + 3) // 4,), dtype=torch.int64)
+    drop = round(p * 65536)
+    keep = words.view(torch.int16)[:n].view(x.shape) >= drop - 32768  # P(keep) = 1 - drop / 65536
+    return x * keep.to(x.dtype).mul_(65536 / (65536 - drop))
+
+
 class RMSNorm(nn.Module):
-    """T5 layer norm: scale only, no mean subtraction, no bias; computed in fp32."""
+    """T5 layer norm: scale only, no mean subtraction, no bias; computed in fp32.
+
+    Under autocast the output is cast once to the compute dtype, so the projections that
+    read it (q/k/v, wi_0/wi_1) do not each cast it again.
+    """
 
     def __init__(self, dim: int, eps: float):
         super().__init__()
@@ -135,7 +170,7 @@ class RMSNorm(nn.Module):
         x = x * torch.rsqrt(var + self.eps)
         if self.weight.dtype in (torch.float16, torch.bfloat16):
             x = x.to(self.weight.dtype)
-        return self.weight * x
+        return (self.weight * x).to(compute_dtype(self.weight))
 
 
 def relative_bucket(rel: torch.Tensor, bidirectional: bool, num_buckets: int, max_distance: int) -> torch.Tensor:
@@ -182,8 +217,19 @@ class Attention(nn.Module):
         return x.view(x.shape[0], -1, self.h, self.dk).transpose(1, 2)
 
     def attend(self, q, k, v, bias) -> torch.Tensor:
-        p = self.dropout if self.training else 0.0
-        out = F.scaled_dot_product_attention(q, k, v, attn_mask=bias.to(q.dtype), dropout_p=p, scale=1.0)
+        if self.training or (torch.is_grad_enabled() and bias.requires_grad):
+            # training: the bias needs a gradient, which sends SDPA to its (slower, upcasting)
+            # math path, and its dropout draws masks slowly on CPU; plain matmuls + an fp32
+            # softmax + `cpu_dropout` are about twice as fast.
+            scores = torch.matmul(q, k.transpose(-1, -2)) + bias.to(q.dtype)
+            probs = torch.softmax(scores.float(), dim=-1).to(v.dtype)
+            if self.training and self.dropout:
+                on_cpu = probs.device.type == "cpu"
+                probs = cpu_dropout(probs, self.dropout) if on_cpu else F.dropout(probs, self.dropout)
+            out = torch.matmul(probs, v)
+        else:
+            p = self.dropout if self.training else 0.0
+            out = F.scaled_dot_product_attention(q, k, v, attn_mask=bias.to(q.dtype), dropout_p=p, scale=1.0)
         return self.o(out.transpose(1, 2).reshape(q.shape[0], -1, self.h * self.dk))
 
     def forward(self, x, bias, kv=None):
@@ -202,7 +248,7 @@ class FeedForward(nn.Module):
             self.wi = nn.Linear(cfg.d_model, cfg.d_ff, bias=False)
         self.wo = nn.Linear(cfg.d_ff, cfg.d_model, bias=False)
         self.act = ACTIVATIONS[cfg.activation]
-        self.dropout = nn.Dropout(cfg.dropout_rate)
+        self.dropout = Dropout(cfg.dropout_rate)
 
     def forward(self, x):
         h = self.act(self.wi_0(x)) * self.wi_1(x) if self.gated else self.act(self.wi(x))
@@ -214,7 +260,7 @@ class SelfAttentionLayer(nn.Module):
         super().__init__()
         self.SelfAttention = Attention(cfg, has_bias, bidirectional)
         self.layer_norm = RMSNorm(cfg.d_model, cfg.layer_norm_epsilon)
-        self.dropout = nn.Dropout(cfg.dropout_rate)
+        self.dropout = Dropout(cfg.dropout_rate)
 
 
 class CrossAttentionLayer(nn.Module):
@@ -222,7 +268,7 @@ class CrossAttentionLayer(nn.Module):
         super().__init__()
         self.EncDecAttention = Attention(cfg, False, True)
         self.layer_norm = RMSNorm(cfg.d_model, cfg.layer_norm_epsilon)
-        self.dropout = nn.Dropout(cfg.dropout_rate)
+        self.dropout = Dropout(cfg.dropout_rate)
 
 
 class FeedForwardLayer(nn.Module):
@@ -230,7 +276,7 @@ class FeedForwardLayer(nn.Module):
         super().__init__()
         self.DenseReluDense = FeedForward(cfg)
         self.layer_norm = RMSNorm(cfg.d_model, cfg.layer_norm_epsilon)
-        self.dropout = nn.Dropout(cfg.dropout_rate)
+        self.dropout = Dropout(cfg.dropout_rate)
 
     def forward(self, x):
         return x + self.dropout(self.DenseReluDense(self.layer_norm(x)))
@@ -262,7 +308,7 @@ class Stack(nn.Module):
         super().__init__()
         self.block = nn.ModuleList([Block(cfg, is_decoder, has_bias=(i == 0)) for i in range(n_layers)])
         self.final_layer_norm = RMSNorm(cfg.d_model, cfg.layer_norm_epsilon)
-        self.dropout = nn.Dropout(cfg.dropout_rate)
+        self.dropout = Dropout(cfg.dropout_rate)
 
     @property
     def bias_owner(self) -> Attention:
@@ -373,10 +419,9 @@ class T5(nn.Module):
         seg = _segments(attention_mask, segment_ids, input_ids)
         allowed = (seg[:, :, None] == seg[:, None, :]) & (seg[:, None, :] != 0)
         n = input_ids.shape[1]
-        bias = self.encoder.bias_owner.position_bias(n, n, input_ids.device) + _mask_to_bias(
-            allowed, self.dtype
-        )
         x = self.encoder.dropout(self.shared(input_ids))
+        dtype = compute_dtype(x)  # build the bias once in the matmul dtype, not per layer
+        bias = self.encoder.bias_owner.position_bias(n, n, input_ids.device).to(dtype) + _mask_to_bias(allowed, dtype)
         for block in self.encoder.block:
             x = block(x, bias)
         return self.encoder.dropout(self.encoder.final_layer_norm(x))
@@ -385,14 +430,15 @@ class T5(nn.Module):
         t = decoder_input_ids.shape[1]
         causal = torch.ones(t, t, dtype=torch.bool, device=enc.device).tril()
         self_allowed = causal[None] & (dec_seg[:, :, None] == dec_seg[:, None, :])
-        self_bias = self.decoder.bias_owner.position_bias(t, t, enc.device) + _mask_to_bias(
-            self_allowed, self.dtype
+        dtype = compute_dtype(enc)
+        self_bias = self.decoder.bias_owner.position_bias(t, t, enc.device).to(dtype) + _mask_to_bias(
+            self_allowed, dtype
         )
         cross_allowed = (dec_seg[:, :, None] == enc_seg[:, None, :]) & (enc_seg[:, None, :] != 0)
         # a decoder padding token has no encoder segment to look at; let it see everything
         # rather than nothing (its output is ignored) so no row is fully masked.
         cross_allowed |= ~cross_allowed.any(-1, keepdim=True)
-        cross_bias = _mask_to_bias(cross_allowed, self.dtype)
+        cross_bias = _mask_to_bias(cross_allowed, dtype)
         x = self.decoder.dropout(self.shared(decoder_input_ids))
         for block in self.decoder.block:
             x = block(x, self_bias, enc, cross_bias)
