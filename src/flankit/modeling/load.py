@@ -25,6 +25,9 @@ from flankit.errors import ModelError, OfflineError
 from flankit.modeling.t5 import T5, T5Config
 
 SIZES: dict[str, dict] = {
+    # about 2M parameters (with a 2k vocabulary): the offline demo's model
+    "mini": dict(d_model=128, d_kv=32, d_ff=384, num_layers=3, num_heads=4, feed_forward_proj="gated-gelu",
+                 tie_word_embeddings=False, dropout_rate=0.0),
     # a few million parameters: trains in minutes on two CPU cores
     "tiny": dict(d_model=256, d_kv=32, d_ff=640, num_layers=4, num_heads=8, feed_forward_proj="gated-gelu",
                  tie_word_embeddings=False, dropout_rate=0.0),

@@ -1,0 +1,114 @@
+"""The training loop end to end on a tiny model: outputs, accumulation, LoRA, span corruption."""
+
+from __future__ import annotations
+
+import json
+
+import pytest
+import torch
+
+from flankit.modeling.t5 import T5
+from flankit.training.checkpoint import list_checkpoints
+from flankit.training.monitor import read_metrics
+from flankit.training.trainer import train
+
+
+def test_training_lowers_loss_and_writes_a_transformers_model(make_config, tmp_path):
+    cfg = make_config(
+        "train.steps=40",
+        "train.save_every=10",
+        "train.keep_last=2",
+        "train.precision=bf16",
+        "data.validation_file=" + str(tmp_path.parent / "none.jsonl"),
+        "data.validation_examples=0",
+    )
+    summary = train(cfg)
+    out = tmp_path / "run"
+    metrics = read_metrics(out / "metrics.jsonl")
+    losses = [m["loss"] for m in metrics if "loss" in m]
+    assert len(losses) == 40 and sum(losses[-5:]) < 0.9 * sum(losses[:5])
+    assert all(m["tokens_per_s"] > 0 for m in metrics if "loss" in m)
+    assert [p.name for p in list_checkpoints(out)] == ["step-0000030", "step-0000040"]
+    assert json.loads((list_checkpoints(out)[-1] / "config.json").read_text())["train"]["steps"] == 40
+    assert (out / "loss.png").stat().st_size > 1000
+    from transformers import AutoTokenizer, T5ForConditionalGeneration
+
+    hf = T5ForConditionalGeneration.from_pretrained(summary["model_dir"]).eval()
+    tok = AutoTokenizer.from_pretrained(summary["model_dir"])
+    ours = T5.from_pretrained(summary["model_dir"])
+    ids = tok(["does it mention a cat? the cat sat"], return_tensors="pt").input_ids
+    with torch.no_grad():
+        a = hf(input_ids=ids, decoder_input_ids=torch.zeros(1, 1, dtype=torch.long)).logits
+        b = ours(input_ids=ids, decoder_input_ids=torch.zeros(1, 1, dtype=torch.long)).logits
+    assert torch.allclose(a, b, atol=1e-4)
+
+
+def test_grad_accumulation_equals_one_big_batch(make_config):
+    big = train(make_config("train.batch_size=4", "train.steps=3", out="big"))
+    acc = train(make_config("train.batch_size=2", "train.grad_accum=2", "train.steps=3", out="acc"))
+    a, b = T5.from_pretrained(big["model_dir"]), T5.from_pretrained(acc["model_dir"])
+    diff = max((pa - pb).abs().max().item() for pa, pb in zip(a.parameters(), b.parameters()))
+    assert diff < 1e-5
+    assert big["final_loss"] == pytest.approx(acc["final_loss"], rel=1e-5)
+
+
+def test_validation_loss_and_unpacked_length_grouped_run(make_config, train_file):
+    cfg = make_config(
+        "data.pack=false",
+        f"data.validation_file={train_file}",
+        "data.validation_examples=32",
+        "train.eval_every=3",
+        "train.loss_normalization=sequence",
+        "train.z_loss=0.0001",
+        "train.optimizer=adafactor",
+        "train.schedule=linear",
+        "train.warmup_steps=2",
+    )
+    summary = train(cfg)
+    val = [m for m in read_metrics(cfg.output_dir + "/metrics.jsonl") if "val_loss" in m]
+    assert [m["step"] for m in val] == [3, 6] and summary["val_loss"] == val[-1]["val_loss"] > 0
+    lrs = [m["lr"] for m in read_metrics(cfg.output_dir + "/metrics.jsonl") if "lr" in m]
+    assert lrs[0] < lrs[1] and lrs[-1] < lrs[2]  # warm-up then linear decay
+
+
+def test_span_corruption_pretraining_on_text_files(make_config, tmp_path):
+    text = tmp_path / "domain.txt"
+    text.write_text(
+        "\n".join(f"the cat number {i} sat on the mat and the dog ran over the hill" for i in range(300))
+    )
+    cfg = make_config(
+        "train.objective=span_corruption",
+        f"data.text_files=[{text}]",
+        "data.train_file=null",
+        "train.steps=4",
+    )
+    summary = train(cfg)
+    assert summary["final_loss"] > 0 and (tmp_path / "run" / "model" / "model.safetensors").is_file()
+
+
+def test_lora_trains_adapters_only_and_merges(make_config, model_dir, tmp_path):
+    from flankit.modeling.lora import merge_adapter
+
+    cfg = make_config(
+        "lora.enabled=true", "lora.r=4", "lora.targets=all-linear", "train.lr=0.01", "train.steps=4"
+    )
+    summary = train(cfg)
+    adapter = tmp_path / "run" / "adapter"
+    assert (adapter / "adapter_model.safetensors").is_file() and not (adapter / "model.safetensors").exists()
+    merged = merge_adapter(adapter, tmp_path / "merged")
+    base, full = T5.from_pretrained(model_dir), T5.from_pretrained(merged)
+    changed = [n for (n, a), b in zip(base.named_parameters(), full.parameters()) if not torch.equal(a, b)]
+    assert changed and all(
+        n.split(".")[-2] in {"q", "k", "v", "o", "wi", "wi_0", "wi_1", "wo"} for n in changed
+    )
+    assert summary["model_dir"] == str(adapter)
+    assert (merged / "tokenizer_config.json").is_file()
+
+
+def test_qlora_without_cuda_says_so(make_config):
+    from flankit.errors import ModelError
+
+    if torch.cuda.is_available():
+        pytest.skip("this machine has CUDA; the message is for machines without it")
+    with pytest.raises(ModelError, match="CUDA"):
+        train(make_config("lora.enabled=true", "lora.quantize_4bit=true"))
