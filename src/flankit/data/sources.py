@@ -15,11 +15,18 @@ rationale and answer); `options_from` (a list field or several fields) builds pe
 options and `answer_from` (index, one_based, letter, text) turns the raw target into one of them;
 `label_map` renames raw labels. A malformed local line raises DataError naming file and line,
 unless `skip_bad_lines` is set (in the spec or by the caller).
+
+Carving splits (local): a dataset shipped as one file gets its missing splits with
+`carve: {from: test, test: 0.2, validation: 0.1}`: every row of the `from` file (default: the
+only file in `files`) goes to one split by a stable hash of its raw content, the named shares
+first and the rest to `train`. The assignment depends only on the row, never on its position,
+a seed or the machine, so the parts are disjoint (identical rows land together) and stable.
 """
 
 from __future__ import annotations
 
 import csv
+import hashlib
 import json
 import logging
 import os
@@ -173,14 +180,51 @@ def _raw_rows(path: Path, fmt: str, spec: dict) -> Iterator[tuple[int, dict | st
                 yield n, {"label": label, "text": text} if text.strip() else "expected 'LABEL text'"
 
 
+def _carve_share(raw: dict) -> float:
+    """A row's stable position in [0, 1): a hash of its raw content (not its line number)."""
+    key = json.dumps(raw, sort_keys=True, ensure_ascii=False).encode("utf-8")
+    return int.from_bytes(hashlib.sha1(key).digest()[:8], "big") / 2**64
+
+
+def _carve(task: Task, spec: dict, split: str) -> tuple[str, Callable[[dict], bool]] | None:
+    """(file key, row filter) when `split` is carved out of one file; None when it has its own file."""
+    carve = dict(spec.get("carve") or {})
+    files = spec.get("files") or {}
+    source = carve.pop("from", next(iter(files)) if len(files) == 1 else None)
+    where = f"Task {task.name!r}: `carve`"
+    if source not in files:
+        raise ConfigError(f"{where} needs `from:` naming one of its files {sorted(files)}.")
+    shares = [v for k, v in carve.items() if k in ("validation", "test") and isinstance(v, (int, float))]
+    if not shares or len(shares) != len(carve) or min(shares) <= 0 or sum(shares) >= 1:
+        raise ConfigError(
+            f"{where} {spec['carve']!r}: give shares of `validation`/`test` above 0 summing below 1 "
+            "(the rest becomes `train`), e.g. {test: 0.2}."
+        )
+    clash = sorted(k for k in ("train", *carve) if k in files and k != source)
+    if clash:
+        raise ConfigError(f"{where}: split {clash[0]!r} has its own file; carve only splits a file lacks.")
+    start = 1.0 - sum(shares)  # train takes [0, start), then validation and test in this order
+    bounds = {"train": [0.0, start]}
+    for name in ("validation", "test"):
+        if name in carve:
+            bounds[name] = [start, start + float(carve[name])]
+            start += float(carve[name])
+    list(bounds.values())[-1][1] = 1.0  # no row lost to rounding at the top
+    if split not in bounds:
+        return None  # a split with its own file
+    lo, hi = bounds[split]
+    return source, lambda raw: lo <= _carve_share(raw) < hi
+
+
 def read_local(task: Task, spec: dict, split: str, skip_bad_lines: bool | None = None) -> list[dict]:
     """All examples of one split of a local-file source (DataError on bad lines unless skipping)."""
     files = spec.get("files") or {}
-    if split not in files:
+    carved = _carve(task, spec, split) if spec.get("carve") else None
+    if split not in files and carved is None:
         raise ConfigError(
             f"Task {task.name!r}: its local source has no file for split {split!r} (has {sorted(files)})."
         )
-    path = _resolve(spec, files[split])
+    path = _resolve(spec, files[carved[0] if carved else split])
     fmt = spec.get("format") or {".jsonl": "jsonl", ".csv": "csv", ".tsv": "tsv"}.get(
         path.suffix, "label_text"
     )
@@ -195,7 +239,8 @@ def read_local(task: Task, spec: dict, split: str, skip_bad_lines: bool | None =
             try:
                 if isinstance(raw, str):
                     raise ValueError(raw)
-                out.append(mapper(raw))
+                if carved is None or carved[1](raw):
+                    out.append(mapper(raw))
             except (ValueError, KeyError, IndexError, TypeError) as exc:
                 if not skip:
                     raise DataError(

@@ -1,0 +1,237 @@
+"""Instruction tuning on real data: SST-2, AG News, TREC, RTE and GSM8K mixed with the builtin tasks.
+
+The external files are read in place through the local-file source
+(`flankit.data.external.register_external_tasks`; AG News's single file is carved 80/20 into
+train/test). A mixture YAML (`task_files:` + three submixtures) weights the real
+classification tasks (zero- and few-shot, with and without options), GSM8K with its worked
+solutions as chain-of-thought targets, and the `builtin` mixture; the catalog's held-out
+templates are excluded from training. `flankit.demo.run_demo` trains the tiny model and
+evaluates the builtin tasks; then the harness (`flankit.evaluation.harness.evaluate`) scores
+each real task's test split (RTE: validation) zero-shot on every zero-shot template, seen and
+held out, by rank classification, and GSM8K test with CoT generation.
+
+    python benchmarks/real_data.py --external ../shared/external [--minutes 30] [--seed 0]
+
+Prints one JSON object (per task: seen / held-out template accuracy, per template, majority
+baseline; the targets of issue 8 and whether they are met) and a markdown table. Run folder:
+.bench/real_data/. Targets: SST-2 >= 75%, TREC >= 80%, AG News >= 80% within 30 minutes.
+"""
+
+from __future__ import annotations
+
+import argparse
+import dataclasses
+import json
+import shutil
+import statistics
+import sys
+import time
+from collections import Counter
+from pathlib import Path
+
+import yaml
+
+sys.path.insert(0, str(Path(__file__).resolve().parent))
+from template_ablation import template_scores  # noqa: E402  (a sibling benchmark script)
+
+REPO = Path(__file__).resolve().parents[1]
+OUT = REPO / ".bench" / "real_data"
+CLASSIFICATION = ("sst2_file", "agnews_file", "trec_file", "rte_file")
+COT_TASK = "gsm8k_file"
+TARGETS = {"sst2_file": 0.75, "trec_file": 0.80, "agnews_file": 0.80}
+
+
+def write_mixture(task_file: Path, folder: Path) -> Path:
+    """The mixture YAML: real classification 0.55, GSM8K CoT 0.1, the builtin mixture 0.35."""
+    doc = {
+        "name": "real_data",
+        "description": "Real local files (SST-2, AG News, TREC, RTE, GSM8K CoT) mixed with the builtin tasks.",
+        "task_files": [str(task_file)],
+        "heldout": {"templates": True},
+        "submixtures": [
+            {
+                "name": "real",
+                "weight": 0.55,
+                "tasks": list(CLASSIFICATION),
+                "rate": "equal",
+                "formats": {"zs_opt": 0.45, "zs_noopt": 0.25, "fs_opt": 0.15, "fs_noopt": 0.15},
+                "few_shot": {"max_shots": 2, "token_budget": 120, "pool_size": 32},
+            },
+            {
+                "name": "cot",
+                "weight": 0.1,
+                "tasks": [COT_TASK],
+                "formats": {"cot": 0.8, "fs_cot": 0.2},
+                "few_shot": {"max_shots": 1, "token_budget": 150, "pool_size": 16},
+            },
+            {"mixture": "builtin", "weight": 0.35},
+        ],
+    }
+    folder.mkdir(parents=True, exist_ok=True)
+    path = folder / "real_data_mixture.yaml"
+    path.write_text(yaml.safe_dump(doc, sort_keys=False), encoding="utf-8")
+    return path
+
+
+def eval_specs():
+    """Harness specs: the real classification tasks, and GSM8K restricted to its CoT templates."""
+    from flankit.evaluation.catalog import spec
+
+    return [spec(n) for n in CLASSIFICATION], [dataclasses.replace(spec(COT_TASK), templates={})]
+
+
+def majority_share(task_name: str) -> float:
+    """Accuracy of always answering the commonest label of the evaluated split (the floor to beat)."""
+    from flankit.data.tasks import get_task
+
+    task = get_task(task_name)
+    split = "test" if "test" in task.splits else "validation"  # what the harness scores
+    counts = Counter(ex[task.target] for ex in task.examples(split))
+    return max(counts.values()) / sum(counts.values())
+
+
+def task_table(cells: list[dict]) -> dict[str, dict]:
+    """Per task: mean accuracy over seen and over held-out templates, and every template's score."""
+    seen = template_scores(cells, lambda c: not c["heldout"])
+    held = template_scores(cells, lambda c: c["heldout"])
+    out = {}
+    for task in sorted(set(seen) | set(held)):
+        out[task] = {
+            "seen_template_accuracy": statistics.fmean(seen[task].values()),
+            # None when the task's template group flags no held-out template (TREC's question_type)
+            "heldout_template_accuracy": statistics.fmean(held[task].values()) if task in held else None,
+            "per_template": {**seen[task], **held.get(task, {})},
+            "n_per_template": next(c["n"] for c in cells if c["task"] == task),
+            "majority_baseline": majority_share(task),
+        }
+    cot: dict[str, dict[str, float]] = {}
+    for c in cells:  # CoT cells: exact match of the answer extracted from the generated reasoning
+        if c["cot"]:
+            cot.setdefault(c["task"], {})[c["template"]] = c["scores"][c["metric"]]
+    for task, scores in cot.items():
+        out[task] = {"cot_exact_match": statistics.fmean(scores.values()), "per_template": scores}
+    return out
+
+
+def target_check(row: dict, target: float) -> dict:
+    """Whether a task meets its target: on held-out templates, or seen ones when it has none held out."""
+    on = "heldout" if row["heldout_template_accuracy"] is not None else "seen"
+    acc = row[f"{on}_template_accuracy"]
+    return {"target": target, "accuracy": acc, "scored_on": f"{on} templates", "met": acc >= target}
+
+
+def _pct(v: float | None) -> str:
+    return "-" if v is None else f"{100 * v:.1f}%"
+
+
+def markdown(result: dict) -> str:
+    rows = ["| task | seen templates | held-out templates | majority | target |", "|---|---|---|---|---|"]
+    for task, r in result["per_task"].items():
+        if "cot_exact_match" in r:
+            rows.append(f"| {task} (CoT, exact match) | {_pct(r['cot_exact_match'])} | | | |")
+            continue
+        target = f">= {100 * TARGETS[task]:.0f}%" if task in TARGETS else ""
+        rows.append(
+            f"| {task} | {_pct(r['seen_template_accuracy'])} | {_pct(r['heldout_template_accuracy'])} "
+            f"| {_pct(r['majority_baseline'])} | {target} |"
+        )
+    b = result["builtin"]
+    rows.append(
+        f"| builtin classification (mean) | {_pct(b['seen_template_accuracy'])} | "
+        f"{_pct(b['heldout_template_accuracy'])} | | |"
+    )
+    return "\n".join(rows)
+
+
+def run(
+    external: Path,
+    minutes: float,
+    seed: int,
+    out: Path = OUT,
+    eval_limit: int = 200,
+    cot_limit: int = 50,
+    **demo_overrides,
+) -> dict:
+    """Register the external tasks, train through the demo, evaluate the real tasks; the JSON document."""
+    from rich.console import Console
+
+    from flankit.data.external import register_external_tasks
+    from flankit.demo import DemoConfig, run_demo
+    from flankit.evaluation.harness import EvalConfig, evaluate
+    from flankit.inference.engine import Engine
+
+    t0 = time.perf_counter()
+    if out.exists():  # a fresh run, never a silent resume of another budget
+        shutil.rmtree(out)
+    task_file = register_external_tasks(external, out / "tasks")
+    mixture = write_mixture(task_file, out)
+    cfg = DemoConfig(
+        out=str(out / "run"), minutes=minutes, seed=seed, mixture=str(mixture), shots=[0], **demo_overrides
+    )
+    doc = run_demo(cfg, console=Console(stderr=True, quiet=True))
+    engine = Engine.from_pretrained(doc["model_dir"])
+    cls_specs, cot_specs = eval_specs()
+    cells = evaluate(
+        engine, EvalConfig(shots=[0], limit=eval_limit, seed=seed, n_boot=100, batch_size=32), specs=cls_specs
+    )["cells"]
+    cells += evaluate(
+        engine,
+        EvalConfig(
+            shots=[0], cot=True, limit=cot_limit, seed=seed, n_boot=100, batch_size=16, cot_max_new_tokens=160
+        ),
+        specs=cot_specs,
+    )["cells"]
+    per_task = task_table(cells)
+    result = {
+        "per_task": per_task,
+        "builtin": {k: doc[k] for k in ("seen_template_accuracy", "heldout_template_accuracy")},
+        "targets": {t: target_check(per_task[t], v) for t, v in TARGETS.items()},
+        "budget": {
+            "minutes": minutes,
+            "steps": doc["train"]["steps"],
+            "seed": seed,
+            "model": cfg.size,
+            "vocab_size": cfg.vocab_size,
+            "eval_limit": eval_limit,
+            "cot_limit": cot_limit,
+        },
+        "train": doc["train"],
+        "timing_s": {**doc["timing_s"], "total": round(time.perf_counter() - t0, 1)},
+        "mixture": str(mixture),
+        "model_dir": doc["model_dir"],
+    }
+    (out / "real_data.json").write_text(json.dumps(result, indent=2) + "\n", encoding="utf-8")
+    return result
+
+
+def main() -> None:
+    ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    ap.add_argument(
+        "--external",
+        type=Path,
+        default=REPO.parent / "shared" / "external",
+        help="folder holding sst2/, agnews/, trec/, rte/, gsm8k/",
+    )
+    ap.add_argument("--minutes", type=float, default=30.0, help="budget (sets the step count)")
+    ap.add_argument("--seed", type=int, default=0)
+    ap.add_argument("--eval-limit", type=int, default=200, help="test items per (task, template)")
+    ap.add_argument("--cot-limit", type=int, default=50, help="GSM8K test items per CoT template")
+    ap.add_argument("--size", default="mini", help="random model size (flankit.modeling.load.SIZES)")
+    ap.add_argument("--vocab-size", type=int, default=4000)
+    args = ap.parse_args()
+    result = run(
+        args.external,
+        args.minutes,
+        args.seed,
+        eval_limit=args.eval_limit,
+        cot_limit=args.cot_limit,
+        size=args.size,
+        vocab_size=args.vocab_size,
+    )
+    print(json.dumps(result, indent=2))
+    print()
+    print(markdown(result))
+
+
+if __name__ == "__main__":
+    main()

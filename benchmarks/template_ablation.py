@@ -1,0 +1,188 @@
+"""FLAN's template ablation in miniature: one instruction template per task vs the full set.
+
+Two arms get the same budget (steps, batch, seed, model) through `flankit.demo.run_demo`:
+
+- `full`: every zero-shot and inverse template of each builtin task, except the templates
+  flagged held out in the catalog;
+- `single`: exactly one zero-shot template per task (its first non-held-out one); every other
+  template is held out, the flagged ones included.
+
+Both train zero-shot only (formats zs_opt/zs_noopt, no few-shot, no CoT), so the arms differ in
+template diversity and nothing else. Both are scored on the catalog's held-out templates of
+the builtin classification tasks, which neither arm ever trained on: per task the mean
+accuracy over those templates, their spread (max - min) and CPS (`flankit.evaluation.
+robustness`), then the mean over tasks. FLAN (Wei et al. 2021, fig. 8) reports that more
+templates per task help on unseen instructions; the quality bar (issue 8) asks for a held-out
+spread of `full` at most half of `single`'s and a higher held-out mean.
+
+    python benchmarks/template_ablation.py [--minutes 5] [--seed 0]
+
+Prints one JSON object {"full": {...}, "single": {...}, "budget": {...}, "ratios": {...}} and
+a markdown table. Run folders: .bench/ablation/{full,single} (each a complete demo run).
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import shutil
+import statistics
+from pathlib import Path
+
+import yaml
+
+REPO = Path(__file__).resolve().parents[1]
+OUT = REPO / ".bench" / "ablation"
+ARMS = ("full", "single")
+# Zero-shot only in both arms: few-shot and CoT prompts would add phrasings of their own.
+FORMATS = {"zs_opt": 0.6, "zs_noopt": 0.4}
+
+
+def single_template_plan() -> dict[str, tuple[str, list[str]]]:
+    """Per builtin task: (the one zero-shot template kept, every other template id of the task)."""
+    from flankit.data.tasks import builtin_tasks
+    from flankit.data.templates import templates_for
+
+    plan = {}
+    for task in builtin_tasks():
+        tpls = templates_for(task.name)
+        keep = next(t.id for t in tpls if t.kind == "zero_shot" and not t.heldout)
+        plan[task.name] = (keep, [t.id for t in tpls if t.id != keep])
+    return plan
+
+
+def write_mixtures(folder: Path) -> dict[str, Path]:
+    """The two arms' mixture YAMLs (identical but for the held-out templates); arm -> path."""
+    plan = single_template_plan()
+    # Template ids are per template group, and groups are shared by tasks: a template kept by one
+    # task must not be held out because another task of the group keeps a different one.
+    kept = {keep for keep, _ in plan.values()}
+    held = sorted({tid for _, others in plan.values() for tid in others} - kept)
+    base = {
+        "tasks": "builtin",
+        "cap": 30000,
+        "temperature": 1.0,
+        "formats": FORMATS,
+        "few_shot": {"max_shots": 0},
+    }
+    folder.mkdir(parents=True, exist_ok=True)
+    paths = {}
+    for arm, heldout in (("full", True), ("single", held)):
+        paths[arm] = folder / f"ablation_{arm}.yaml"
+        doc = {"name": f"ablation_{arm}", **base, "heldout": {"templates": heldout}}
+        paths[arm].write_text(yaml.safe_dump(doc, sort_keys=False), encoding="utf-8")
+    return paths
+
+
+def trained_templates(mixture: str | Path) -> dict[str, set[str]]:
+    """Task -> the template ids a mixture trains on (from the loaded mixture, not the YAML)."""
+    from flankit.data.mixture import load_mixture
+
+    out: dict[str, set[str]] = {}
+    for entry in load_mixture(mixture).entries:
+        out.setdefault(entry.task.name, set()).update(t.id for tpls in entry.templates.values() for t in tpls)
+    return out
+
+
+def template_scores(cells: list[dict], keep) -> dict[str, dict[str, float]]:
+    """Task -> {template: primary score} of the zero-shot, non-CoT cells that `keep(cell)` accepts."""
+    out: dict[str, dict[str, float]] = {}
+    for c in cells:
+        if c["shots"] == 0 and not c["cot"] and keep(c):
+            out.setdefault(c["task"], {})[c["template"]] = c["scores"][c["metric"]]
+    return out
+
+
+def arm_stats(run_dir: Path, doc: dict, trained: dict[str, set[str]]) -> dict:
+    """Held-out-template mean, spread and CPS (per task and averaged) of one arm's demo run."""
+    from flankit.evaluation.robustness import summarize
+
+    cells = json.loads((run_dir / "eval" / "results.json").read_text(encoding="utf-8"))["cells"]
+    held = template_scores(cells, lambda c: c["heldout"])
+    seen = template_scores(cells, lambda c: c["template"] in trained.get(c["task"], ()))
+    per_task = {task: summarize(scores) for task, scores in sorted(held.items())}
+
+    def mean(key: str) -> float:
+        return statistics.fmean(r[key] for r in per_task.values())
+
+    return {
+        "heldout_mean": mean("mean"),
+        "heldout_spread": mean("spread"),
+        "cps": mean("cps"),
+        "trained_template_mean": statistics.fmean(statistics.fmean(s.values()) for s in seen.values()),
+        "templates_trained_per_task": {t: len(ids) for t, ids in sorted(trained.items())},
+        "per_task": {t: {k: r[k] for k in ("mean", "spread", "cps", "n")} for t, r in per_task.items()},
+        "steps": doc["train"]["steps"],
+        "final_loss": doc["train"]["final_loss"],
+        "timing_s": doc["timing_s"],
+    }
+
+
+def markdown(result: dict) -> str:
+    rows = [
+        "| arm | held-out mean acc | held-out spread (pts) | CPS | trained-template acc |",
+        "|---|---|---|---|---|",
+    ]
+    for arm in ARMS:
+        r = result[arm]
+        rows.append(
+            f"| {arm} | {100 * r['heldout_mean']:.1f}% | {100 * r['heldout_spread']:.1f} | {r['cps']:.3f} "
+            f"| {100 * r['trained_template_mean']:.1f}% |"
+        )
+    return "\n".join(rows)
+
+
+def run(minutes: float, seed: int, out: Path = OUT, **demo_overrides) -> dict:
+    """Train and evaluate both arms; returns the JSON document."""
+    from rich.console import Console
+
+    from flankit.demo import DemoConfig, run_demo
+
+    paths = write_mixtures(out)
+    result: dict = {}
+    for arm in ARMS:
+        run_dir = out / arm
+        if run_dir.exists():  # a fresh run, never a silent resume of another budget
+            shutil.rmtree(run_dir)
+        cfg = DemoConfig(
+            out=str(run_dir), minutes=minutes, seed=seed, mixture=str(paths[arm]), shots=[0], **demo_overrides
+        )
+        doc = run_demo(cfg, console=Console(stderr=True, quiet=True))
+        result[arm] = arm_stats(run_dir, doc, trained_templates(paths[arm]))
+    full, single = result["full"], result["single"]
+    result["budget"] = {
+        "minutes_per_arm": minutes,
+        "steps": full["steps"],
+        "seed": seed,
+        "formats": FORMATS,
+        "model": cfg.size,
+        "batch_size": cfg.batch_size,
+        "eval_items_per_template": cfg.eval_limit,
+    }
+    result["ratios"] = {
+        "spread_full_over_single": full["heldout_spread"] / single["heldout_spread"]
+        if single["heldout_spread"]
+        else None,
+        "heldout_mean_full_minus_single": full["heldout_mean"] - single["heldout_mean"],
+    }
+    result["flan_effect"] = bool(
+        full["heldout_mean"] > single["heldout_mean"]
+        and full["heldout_spread"] <= 0.5 * single["heldout_spread"]
+    )
+    return result
+
+
+def main() -> None:
+    ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    ap.add_argument("--minutes", type=float, default=5.0, help="budget per arm (sets the step count)")
+    ap.add_argument("--seed", type=int, default=0)
+    ap.add_argument("--eval-limit", type=int, default=100, help="test items per (task, template)")
+    args = ap.parse_args()
+    result = run(args.minutes, args.seed, eval_limit=args.eval_limit)
+    print(json.dumps(result, indent=2))
+    print()
+    print(markdown(result))
+
+
+if __name__ == "__main__":
+    main()

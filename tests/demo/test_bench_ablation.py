@@ -1,0 +1,98 @@
+"""Building blocks of benchmarks/template_ablation.py: the two arms' mixtures and their statistics."""
+
+from __future__ import annotations
+
+import importlib.util
+import json
+import sys
+from pathlib import Path
+
+import pytest
+
+BENCH = Path(__file__).resolve().parents[2] / "benchmarks"
+
+
+def _load(name: str):
+    sys.path.insert(0, str(BENCH))  # the benchmarks import their sibling scripts by name
+    spec = importlib.util.spec_from_file_location(f"bench_{name}", BENCH / f"{name}.py")
+    mod = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(mod)
+    return mod
+
+
+ablation = _load("template_ablation")
+
+
+@pytest.fixture(scope="module")
+def arms(tmp_path_factory):
+    paths = ablation.write_mixtures(tmp_path_factory.mktemp("ablation"))
+    return {arm: ablation.trained_templates(p) for arm, p in paths.items()}
+
+
+def test_single_arm_trains_exactly_one_zero_shot_template_per_task(arms):
+    from flankit.data.tasks import builtin_tasks
+    from flankit.data.templates import get_template
+
+    assert set(arms["single"]) == {t.name for t in builtin_tasks()}
+    for task, ids in arms["single"].items():
+        assert len(ids) == 1, (task, ids)
+        tpl = get_template(task, next(iter(ids)))
+        assert tpl.kind == "zero_shot" and not tpl.heldout
+
+
+def test_no_arm_trains_a_flagged_heldout_template_and_full_keeps_the_rest(arms):
+    from flankit.data.templates import templates_for
+
+    for task, ids in arms["full"].items():
+        tpls = templates_for(task)
+        held = {t.id for t in tpls if t.heldout}
+        assert held and not held & ids and not held & arms["single"][task]
+        assert ids == {t.id for t in tpls if t.kind in ("zero_shot", "inverse") and not t.heldout}
+        assert arms["single"][task] < ids
+
+
+def test_both_arms_are_zero_shot_only_with_equal_rates(tmp_path):
+    from flankit.data.mixture import load_mixture
+
+    paths = ablation.write_mixtures(tmp_path)
+    full, single = (load_mixture(paths[a]) for a in ("full", "single"))
+    assert full.rates() == single.rates()
+    for mix in (full, single):
+        recs = list(mix.sample(300, seed=0))
+        assert {r["format"] for r in recs} <= {"zs_opt", "zs_noopt"}
+    assert {r["template"] for r in single.sample(300, seed=0)} <= {
+        i for s in ablation.trained_templates(paths["single"]).values() for i in s
+    }
+
+
+def test_arm_stats_average_heldout_spread_and_cps(tmp_path):
+    def cell(task, tpl, acc, heldout, shots=0):
+        return {
+            "task": task,
+            "template": tpl,
+            "heldout": heldout,
+            "shots": shots,
+            "cot": False,
+            "metric": "accuracy",
+            "scores": {"accuracy": acc},
+        }
+
+    cells = [
+        cell("a", "a1", 0.9, False),
+        cell("a", "a9", 0.6, True),
+        cell("a", "a10", 0.8, True),
+        cell("b", "b1", 1.0, False),
+        cell("b", "b9", 0.5, True),
+        cell("b", "b10", 0.5, True),
+        cell("b", "b9", 0.0, True, shots=2),
+    ]
+    (tmp_path / "eval").mkdir()
+    (tmp_path / "eval" / "results.json").write_text(json.dumps({"cells": cells}))
+    doc = {"train": {"steps": 10, "final_loss": 1.0}, "timing_s": {}}
+    stats = ablation.arm_stats(tmp_path, doc, {"a": {"a1"}, "b": {"b1"}})
+    assert stats["heldout_mean"] == pytest.approx((0.7 + 0.5) / 2)
+    assert stats["heldout_spread"] == pytest.approx((0.2 + 0.0) / 2)
+    assert stats["cps"] == pytest.approx((0.8 * (1 - 0.1) + 0.5) / 2)
+    assert stats["trained_template_mean"] == pytest.approx(0.95)
+    table = ablation.markdown({"full": stats, "single": stats})
+    assert table.count("| 60.0% |") == 2 and "CPS" in table

@@ -1,0 +1,102 @@
+"""Building blocks of benchmarks/real_data.py: the mixture over the real files and the report table."""
+
+from __future__ import annotations
+
+import importlib.util
+import sys
+from pathlib import Path
+
+import pytest
+
+from flankit.errors import DataError
+
+REPO = Path(__file__).resolve().parents[2]
+EXTERNAL = REPO / ".." / "shared" / "external"
+
+
+def _load(name: str):
+    sys.path.insert(0, str(REPO / "benchmarks"))  # real_data imports its sibling template_ablation
+    spec = importlib.util.spec_from_file_location(f"bench_{name}", REPO / "benchmarks" / f"{name}.py")
+    mod = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(mod)
+    return mod
+
+
+real = _load("real_data")
+
+
+@pytest.fixture(scope="module")
+def external() -> Path:
+    if not (EXTERNAL / "sst2").is_dir():
+        pytest.skip(f"external datasets not found at {EXTERNAL}")
+    return EXTERNAL.resolve()
+
+
+def test_real_mixture_resolves_every_task_and_samples_them(external, tmp_path):
+    from flankit.data.external import register_external_tasks
+    from flankit.data.mixture import load_mixture
+
+    mix = load_mixture(real.write_mixture(register_external_tasks(external, tmp_path), tmp_path))
+    rates = mix.rates()
+    assert set(real.CLASSIFICATION) | {real.COT_TASK} | {"sentiment", "topic", "nli"} <= set(rates)
+    assert sum(rates[t] for t in real.CLASSIFICATION) == pytest.approx(0.55)
+    recs = list(mix.sample(1500, seed=0))
+    gsm = [r for r in recs if r["task"] == real.COT_TASK]
+    assert gsm and all(r["format"] in ("cot", "fs_cot") and "So the answer is" in r["targets"] for r in gsm)
+    assert {r["task"] for r in recs} >= set(real.CLASSIFICATION)
+    from flankit.data.templates import templates_for
+
+    held = {t.id for n in real.CLASSIFICATION for t in templates_for(n) if t.heldout}
+    assert held and not held & {r["template"] for r in recs}
+
+
+def test_eval_specs_cover_each_task_and_gsm8k_only_with_cot(external, tmp_path):
+    from flankit.data.external import register_external_tasks
+
+    register_external_tasks(external, tmp_path)
+    cls, cot = real.eval_specs()
+    assert [s.name for s in cls] == list(real.CLASSIFICATION) and all(len(s.templates) == 10 for s in cls)
+    assert cot[0].name == real.COT_TASK and not cot[0].templates and cot[0].cot_templates
+    assert 0.49 < real.majority_share("sst2_file") < 0.52
+
+
+def test_task_table_and_targets_from_cells(monkeypatch):
+    def cell(task, tpl, acc, heldout, cot=False):
+        return {
+            "task": task,
+            "template": tpl,
+            "heldout": heldout,
+            "shots": 0,
+            "cot": cot,
+            "n": 4,
+            "metric": "accuracy",
+            "scores": {"accuracy": acc},
+        }
+
+    cells = [
+        cell("x", "x1", 0.9, False),
+        cell("x", "x9", 0.7, True),
+        cell("g", "g-cot01", 0.1, False, cot=True),
+    ]
+    monkeypatch.setattr(real, "majority_share", lambda task: 0.5)  # no registered task "x" needed
+    table = real.task_table(cells)
+    assert table["x"]["seen_template_accuracy"] == 0.9 and table["x"]["heldout_template_accuracy"] == 0.7
+    assert table["g"] == {"cot_exact_match": 0.1, "per_template": {"g-cot01": 0.1}}
+    assert real.target_check(table["x"], 0.75) == {
+        "target": 0.75,
+        "accuracy": 0.7,
+        "scored_on": "heldout templates",
+        "met": False,
+    }
+    no_held = {**table["x"], "heldout_template_accuracy": None}
+    assert (
+        real.target_check(no_held, 0.8)["met"]
+        and real.target_check(no_held, 0.8)["scored_on"] == "seen templates"
+    )
+
+
+def test_missing_external_folder_is_a_clear_error(tmp_path):
+    from flankit.data.external import register_external_tasks
+
+    with pytest.raises(DataError, match="sst2/"):
+        register_external_tasks(tmp_path / "nowhere", tmp_path)
