@@ -1,11 +1,13 @@
 """Rank classification speed: shared-encoder scoring vs one full forward pass per option (T0-style).
 
-Usage: `python benchmarks/classify.py [--model DIR] [--n 32] [--options 2,4,8] [--threads 2]`
+Usage: `python benchmarks/classify.py [--model DIR | --shape small|base] [--n 32] [--options 2,4,8]
+[--threads 2]`
 
 Both sides score the same prompts (random token ids, 48-96 tokens, the generation workload)
 against k short options and must agree on the scores; the report gives the speed-up per k
-and the target (>= 0.6 x k for k >= 4). Without --model a random flan-t5-small-shaped model
-under .bench/ is used. Prints one JSON object.
+and the target (>= 0.6 x k for k >= 4). Without --model a random model of the flan-t5-`--shape`
+shape under .bench/ is used. The shared side encodes each prompt once and teacher-forces all
+options of all prompts in a bucket through the decoder in one pass. Prints one JSON object.
 """
 
 from __future__ import annotations
@@ -50,16 +52,17 @@ def timed(fn):
 def main() -> None:
     ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     ap.add_argument("--model", type=Path, default=None)
+    ap.add_argument("--shape", choices=("small", "base"), default="small")
     ap.add_argument("--n", type=int, default=32)
     ap.add_argument("--options", default="2,4,8")
     ap.add_argument("--threads", type=int, default=2)
     a = ap.parse_args()
     torch.set_num_threads(a.threads)
-    model = T5.from_pretrained(a.model or default_model())
+    model = T5.from_pretrained(a.model or default_model(a.shape))
     vocab = min(model.config.vocab_size, 32000)
     prompts = make_workload(a.n, 48, 96, vocab)
     rnd = random.Random(1)
-    report = {"n_prompts": a.n, "by_options": {}}
+    report = {"n_prompts": a.n, "threads": a.threads, "by_options": {}}
     for k in map(int, a.options.split(",")):
         options = [
             [[rnd.randrange(3, vocab) for _ in range(rnd.randint(1, 4))] + [1] for _ in range(k)]

@@ -1,13 +1,15 @@
 """Generation throughput: flankit's engine vs transformers and CTranslate2 on the same workload.
 
-Usage: `python benchmarks/generate.py [--model DIR] [--n 64] [--new-tokens 32] [--threads 2]`
+Usage: `python benchmarks/generate.py [--shape small|base | --model DIR] [--n 64] [--new-tokens 32]
+[--threads 2] [--drift-model DIR]`
 
 The workload is `make_workload` from `../shared/anchors/peer_generate.py` (random prompt token
 ids, every request generates exactly `new_tokens` greedily). Peers run as a typical user runs
 them (batch 16; CTranslate2 int8 also at 64); flankit gets the whole list and picks its own
-batching. Without --model, a random flan-t5-small-shaped model is written under .bench/.
-Also reports quality drift: agreement of bf16/int8 greedy outputs with fp32 (on the given
-model; a random model makes this a stress test, a trained one a realistic check).
+batching. Without --model, a random model of the flan-t5-`--shape` shape is written under .bench/.
+Quality drift (agreement of bf16/int8 greedy outputs with fp32) is measured on a *trained*
+model (`--drift-model`, default .bench/trained-mini when present) over SST-2 review prompts;
+without one it falls back to the benchmark model, where random weights make it a stress test.
 Prints one JSON object.
 """
 
@@ -29,13 +31,16 @@ from flankit.inference.backends import NativeBackend  # noqa: E402
 from flankit.inference.engine import Engine, GenerationConfig  # noqa: E402
 from flankit.modeling.export import export_ctranslate2  # noqa: E402
 
+DTYPES = ("fp32", "bf16", "int8")
+SST2 = ROOT.parent / "shared" / "external" / "sst2" / "stsa.binary.dev"
 
-def default_model() -> Path:
+
+def default_model(shape: str = "small") -> Path:
     from flankit.modeling.load import build_tiny
 
-    folder = ROOT / ".bench" / "flan-t5-small-random"
+    folder = ROOT / ".bench" / f"flan-t5-{shape}-random"
     if not (folder / "config.json").is_file():
-        build_tiny("small").eval().save_pretrained(folder)
+        build_tiny(shape).eval().save_pretrained(folder)
     return folder
 
 
@@ -50,20 +55,44 @@ def flankit_run(folder: Path, dtype: str, prompts, new_tokens: int):
     return len(prompts) * new_tokens / elapsed, [r[0].token_ids for r in out]
 
 
+def agreement(ref: list[list[int]], other: list[list[int]]) -> dict:
+    """Share of identical sequences, and of positions where the token equals fp32's."""
+    same_tokens = sum(p == q for x, y in zip(ref, other, strict=True) for p, q in zip(x, y, strict=False))
+    return {
+        "sequence_agreement": round(sum(x == y for x, y in zip(ref, other, strict=True)) / len(ref), 3),
+        "token_agreement": round(same_tokens / max(1, sum(map(len, ref))), 3),
+    }
+
+
+def drift_on_trained(folder: Path, n: int, new_tokens: int) -> dict:
+    """bf16/int8 vs fp32 greedy outputs of a trained model on SST-2 review prompts."""
+    lines = SST2.read_text(encoding="utf-8").splitlines()[:n] if SST2.is_file() else []
+    texts = [f"Review: {line[2:]}\nIs this review positive or negative?" for line in lines]
+    texts = texts or [f"Summarize: item {i} of the list is a short note." for i in range(n)]
+    outs = {}
+    for dtype in DTYPES:
+        engine = Engine.from_pretrained(folder, dtype=dtype)
+        outs[dtype] = [g.token_ids for g in engine.generate(texts, max_new_tokens=new_tokens, truncate=True)]
+    report = {dt: agreement(outs["fp32"], outs[dt]) for dt in ("bf16", "int8")}
+    return {"model": str(folder), "trained": True, "prompts": len(texts), **report}
+
+
 def main() -> None:
     ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     ap.add_argument("--model", type=Path, default=None)
+    ap.add_argument("--shape", choices=("small", "base"), default="small")
     ap.add_argument("--n", type=int, default=64)
     ap.add_argument("--new-tokens", type=int, default=32)
     ap.add_argument("--threads", type=int, default=2)
+    ap.add_argument("--drift-model", type=Path, default=ROOT / ".bench" / "trained-mini")
     ap.add_argument("--skip-peers", action="store_true", help="only measure flankit")
     a = ap.parse_args()
     torch.set_num_threads(a.threads)
-    folder = a.model or default_model()
+    folder = a.model or default_model(a.shape)
     vocab = json.loads((folder / "config.json").read_text())["vocab_size"]
     prompts = make_workload(a.n, 48, 96, min(vocab, 32000))
     tps, outs = {}, {}
-    for dtype in ("fp32", "bf16", "int8"):
+    for dtype in DTYPES:
         tps[f"flankit_{dtype}"], outs[dtype] = flankit_run(folder, dtype, prompts, a.new_tokens)
     if not a.skip_peers:
         ct2_dir = Path(str(folder.resolve()).rstrip("/") + "-ct2")  # where the peer script looks for it
@@ -75,6 +104,11 @@ def main() -> None:
         tps["ct2_int8"] = ct2_tok_per_s(str(folder), prompts, 16, a.new_tokens, "int8", a.threads)
         tps["ct2_int8_b64"] = ct2_tok_per_s(str(folder), prompts, 64, a.new_tokens, "int8", a.threads)
     best = max(("flankit_bf16", "flankit_int8"), key=tps.get)
+    if (a.drift_model / "config.json").is_file():
+        drift = drift_on_trained(a.drift_model, a.n, a.new_tokens)
+    else:
+        drift = {"model": str(folder), "trained": False, "note": "random weights: a stress test"}
+        drift.update({dt: agreement(outs["fp32"], outs[dt]) for dt in ("bf16", "int8")})
     report = {
         "model": str(folder),
         "workload": dict(
@@ -82,19 +116,8 @@ def main() -> None:
         ),
         "tok_per_s": {k: round(v, 1) for k, v in tps.items()},
         "best_flankit": best,
-        "drift_vs_fp32": {
-            dt: {
-                "sequence_agreement": sum(x == y for x, y in zip(outs["fp32"], outs[dt], strict=True))
-                / len(prompts),
-                "token_agreement": sum(
-                    p == q
-                    for x, y in zip(outs["fp32"], outs[dt], strict=True)
-                    for p, q in zip(x, y, strict=True)
-                )
-                / sum(map(len, outs["fp32"])),
-            }
-            for dt in ("bf16", "int8")
-        },
+        "drift_vs_fp32": drift,
+        "drift_vs_fp32_benchmark_model": {dt: agreement(outs["fp32"], outs[dt]) for dt in ("bf16", "int8")},
     }
     if not a.skip_peers:
         ct2_best = max(tps["ct2_int8"], tps["ct2_int8_b64"])

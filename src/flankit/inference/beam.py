@@ -18,7 +18,7 @@ from collections.abc import Sequence
 
 import torch
 
-from flankit.inference.decoding import DecodeResult, TokenTrie, pad_ids, process_logits
+from flankit.inference.decoding import DecodeResult, TokenTrie, encode_padded, process_logits
 
 BIG = 1.0e9
 
@@ -47,9 +47,9 @@ def beam_search(
     """Beam-search one bucket of prompts; per prompt the best `cfg.num_return_sequences` results."""
     c = model.config
     k, steps, eos, lp = cfg.num_beams, cfg.max_new_tokens, c.eos_token_id, cfg.length_penalty
-    ids, mask = pad_ids(prompts, c.pad_token_id)
-    b = ids.shape[0]
-    state = model.start_decoding(model.encode(ids, mask), mask, max_length=steps)
+    enc, mask = encode_padded(model, prompts)
+    b = enc.shape[0]
+    state = model.start_decoding(enc, mask, max_length=steps)
     state = state.select(torch.arange(b).repeat_interleave(k))
     live = torch.arange(b)  # original prompt index of each running item
     run_seq = torch.full((b, k, steps), c.pad_token_id, dtype=torch.long)

@@ -4,8 +4,10 @@ Decoding reads every weight once per step, so it is bound by memory bandwidth: i
 (a quarter of fp32) are where the speed is. Every `nn.Linear` becomes torch's dynamically
 quantized Linear (`torch.ao.quantization.quantize_dynamic` with the per-channel qconfig):
 weights are stored int8 with one scale per output channel; activations are quantized per call
-and the product runs in fbgemm's int8 kernels (VNNI on this CPU). Embeddings, norms and position
-biases stay fp32.
+and the product runs in fbgemm's int8 kernels (VNNI on this CPU). That includes the fused
+projections and the vocabulary head (`lm_head`, or the tied head's copy) when
+`T5.fuse_projections` ran first, which the engine does. Embeddings, norms and position biases
+stay fp32.
 
 Measured on this CPU (2 threads; [64 x 512] @ [512 x 1024] and the 32k-vocab head): dynamic
 int8 beat bf16 slightly and fp32 by 2-4x, while the weight-only int8 kernel

@@ -233,8 +233,40 @@ class Attention(nn.Module):
         return self.o(out.transpose(1, 2).reshape(q.shape[0], -1, self.h * self.dk))
 
     def forward(self, x, bias, kv=None):
+        if kv is None and hasattr(self, "qkv_fused"):
+            q, k, v = self.qkv_fused(x).chunk(3, dim=-1)
+            return self.attend(self.split(q), self.split(k), self.split(v), bias)
         src = x if kv is None else kv
-        return self.attend(self.split(self.q(x)), self.split(self.k(src)), self.split(self.v(src)), bias)
+        k, v = self.project_kv(src)
+        return self.attend(self.split(self.q(x)), k, v, bias)
+
+    def project_kv(self, src: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
+        """Keys and values [B, H, S, dk] of `src` (one GEMM when the projections are fused)."""
+        if hasattr(self, "kv_fused"):
+            k, v = self.kv_fused(src).chunk(2, dim=-1)
+            return self.split(k), self.split(v)
+        return self.split(self.k(src)), self.split(self.v(src))
+
+    @torch.no_grad()
+    def fuse(self, self_attention: bool) -> None:
+        """Add one Linear holding [q; k; v] (self-attention) or [k; v] (cross) for inference.
+
+        Decoding is dominated by per-call costs at small row counts (activation quantization
+        for int8, kernel dispatch); one wide GEMM replaces two or three narrow ones.
+        """
+        parts = (self.q, self.k, self.v) if self_attention else (self.k, self.v)
+        name = "qkv_fused" if self_attention else "kv_fused"
+        setattr(self, name, _concat_linear(parts))
+
+    def attend_cached(self, q: torch.Tensor, keys_t: torch.Tensor, values: torch.Tensor, bias):
+        """Cached attention: q [B, H, T, dk] against transposed keys [B, H, dk, S].
+
+        Plain matmuls (as transformers' eager T5 does) beat SDPA for a single query on CPU.
+        """
+        scores = torch.matmul(q.to(keys_t.dtype), keys_t) + bias
+        probs = torch.softmax(scores, dim=-1, dtype=torch.float32).to(values.dtype)
+        out = torch.matmul(probs, values).to(q.dtype)  # a bf16 cache feeds an fp32 (int8) model
+        return self.o(out.transpose(1, 2).reshape(q.shape[0], q.shape[2], self.h * self.dk))
 
 
 class FeedForward(nn.Module):
@@ -251,8 +283,27 @@ class FeedForward(nn.Module):
         self.dropout = Dropout(cfg.dropout_rate)
 
     def forward(self, x):
-        h = self.act(self.wi_0(x)) * self.wi_1(x) if self.gated else self.act(self.wi(x))
+        if hasattr(self, "wi_fused"):
+            gate, lin = self.wi_fused(x).chunk(2, dim=-1)
+            h = self.act(gate) * lin
+        else:
+            h = self.act(self.wi_0(x)) * self.wi_1(x) if self.gated else self.act(self.wi(x))
         return self.wo(self.dropout(h))
+
+    @torch.no_grad()
+    def fuse(self) -> None:
+        """Add one Linear holding [wi_0; wi_1] (gated variants) for inference."""
+        if self.gated:
+            self.wi_fused = _concat_linear((self.wi_0, self.wi_1))
+
+
+@torch.no_grad()
+def _concat_linear(parts) -> nn.Linear:
+    """A bias-free Linear whose output is the concatenated outputs of `parts`."""
+    weight = torch.cat([p.weight for p in parts], dim=0)
+    lin = nn.Linear(weight.shape[1], weight.shape[0], bias=False, device=weight.device, dtype=weight.dtype)
+    lin.weight.copy_(weight)
+    return lin.requires_grad_(False)
 
 
 class SelfAttentionLayer(nn.Module):
@@ -332,12 +383,19 @@ def _segments(mask: torch.Tensor | None, seg: torch.Tensor | None, ids: torch.Te
 
 
 class DecodeState:
-    """Preallocated decoder cache for one batch: self-attention K/V and cross-attention K/V."""
+    """Preallocated decoder cache for one batch: self-attention K/V and cross-attention K/V.
 
-    def __init__(self, self_k, self_v, cross_k, cross_v, cross_bias, max_length):
-        self.self_k, self.self_v = self_k, self_v  # lists per layer of [B, H, max_len, dk]
-        self.cross_k, self.cross_v = cross_k, cross_v  # lists per layer of [B, H, S, dk]
+    Keys are stored transposed ([B, H, dk, length]) so each step's `q @ K` reads them in place;
+    `self_bias` is the decoder position bias for a query at the last position (it depends only
+    on the key - query distance, so step t uses its last t + 1 columns).
+    """
+
+    def __init__(self, self_k, self_v, cross_k, cross_v, cross_bias, max_length, self_bias=None):
+        # lists per layer: keys [B, H, dk, length], values [B, H, length, dk]
+        self.self_k, self.self_v = self_k, self_v  # length = max_length
+        self.cross_k, self.cross_v = cross_k, cross_v  # length = encoder length S
         self.cross_bias = cross_bias  # [B, 1, 1, S]
+        self.self_bias = self_bias  # [1, H, 1, max_len]
         self.max_length = max_length
         self.length = 0
 
@@ -353,7 +411,7 @@ class DecodeState:
 
         out = DecodeState(
             pick(self.self_k), pick(self.self_v), pick(self.cross_k), pick(self.cross_v),
-            self.cross_bias.index_select(0, rows), self.max_length,
+            self.cross_bias.index_select(0, rows), self.max_length, self.self_bias,
         )
         out.length = self.length
         return out
@@ -361,6 +419,8 @@ class DecodeState:
 
 class T5(nn.Module):
     """T5 encoder-decoder with segment-aware attention and incremental decoding."""
+
+    cross_cache_dtype: torch.dtype | None = None  # see `start_decoding`
 
     def __init__(self, config: T5Config):
         super().__init__()
@@ -400,7 +460,9 @@ class T5(nn.Module):
 
     def project(self, hidden: torch.Tensor) -> torch.Tensor:
         if self.config.tie_word_embeddings:
-            return F.linear(hidden * self.config.d_model**-0.5, self.shared.weight)
+            head = getattr(self, "head_fused", None)  # an (int8-quantizable) copy of the tied head
+            scaled = hidden * self.config.d_model**-0.5
+            return head(scaled) if head is not None else F.linear(scaled, self.shared.weight)
         return self.lm_head(hidden)  # a module call so a quantized lm_head works too
 
     @property
@@ -482,42 +544,89 @@ class T5(nn.Module):
     # ----- incremental decoding -----------------------------------------------------------
     @torch.no_grad()
     def start_decoding(self, encoder_hidden_states, attention_mask=None, max_length: int = 64) -> DecodeState:
-        """Precompute cross-attention K/V for every decoder layer and allocate the self cache."""
+        """Precompute cross-attention K/V for every decoder layer and allocate the self cache.
+
+        The cross K/V are stored in `self.cross_cache_dtype` when set (the int8 engine keeps them
+        in bf16: every step reads all of them, so at large batches they cost more memory
+        traffic than the int8 weights).
+        """
         b, s, _ = encoder_hidden_states.shape
-        mask = attention_mask if attention_mask is not None else torch.ones(b, s, device=encoder_hidden_states.device)
+        cache_dtype = self.cross_cache_dtype or encoder_hidden_states.dtype
+        dev = encoder_hidden_states.device
+        mask = attention_mask if attention_mask is not None else torch.ones(b, s, device=dev)
         cross_bias = _mask_to_bias(mask.bool()[:, None, :], self.dtype)
         ck, cv, sk, sv = [], [], [], []
         for block in self.decoder.block:
             att = block.layer[1].EncDecAttention
-            ck.append(att.split(att.k(encoder_hidden_states)))
-            cv.append(att.split(att.v(encoder_hidden_states)))
-            shape = (b, att.h, max_length, att.dk)
-            sk.append(encoder_hidden_states.new_zeros(shape))
-            sv.append(encoder_hidden_states.new_zeros(shape))
-        return DecodeState(sk, sv, ck, cv, cross_bias, max_length)
+            k, v = att.project_kv(encoder_hidden_states)
+            ck.append(k.transpose(-1, -2).to(cache_dtype).contiguous())
+            cv.append(v.to(cache_dtype).contiguous())
+            sk.append(encoder_hidden_states.new_zeros(b, att.h, att.dk, max_length))
+            sv.append(encoder_hidden_states.new_zeros(b, att.h, max_length, att.dk))
+        owner = self.decoder.bias_owner
+        self_bias = owner.position_bias(1, max_length, dev, q_offset=max_length - 1)
+        self_bias = self_bias.to(encoder_hidden_states.dtype)
+        return DecodeState(sk, sv, ck, cv, cross_bias, max_length, self_bias)
 
     @torch.no_grad()
     def decode_step(self, state: DecodeState, token_ids: torch.Tensor) -> torch.Tensor:
         """Feed one token per row; returns next-token logits [B, V] and advances the cache."""
-        t = state.length
-        if t >= state.max_length:
-            raise ModelError(f"decode cache is full ({state.max_length} positions); start with a larger max_length")
-        x = self.shared(token_ids[:, None])
-        self_bias = self.decoder.bias_owner.position_bias(1, t + 1, x.device, q_offset=t).to(x.dtype)
+        return self.project(self.decode_tokens(state, token_ids[:, None]))[:, 0]
+
+    @torch.no_grad()
+    def decode_tokens(self, state: DecodeState, token_ids: torch.Tensor) -> torch.Tensor:
+        """Feed T tokens per row ([B, T], teacher forcing); returns final hidden states [B, T, d].
+
+        Advances the cache by T positions; `project` turns the result into logits. T = 1 is one
+        decoding step; a larger T scores a whole known continuation in one pass.
+        """
+        t, n = state.length, token_ids.shape[1]
+        if t + n > state.max_length:
+            raise ModelError(f"decode cache is full ({state.max_length} positions); use a larger max_length")
+        x = self.shared(token_ids)
+        b = x.shape[0]
+        if n == 1:
+            self_bias = state.self_bias[..., state.max_length - 1 - t :]
+        else:
+            owner = self.decoder.bias_owner
+            future = torch.ones(n, t + n, dtype=torch.bool, device=x.device).triu(t + 1)
+            self_bias = owner.position_bias(n, t + n, x.device, q_offset=t).to(x.dtype)
+            self_bias = self_bias.masked_fill(future, torch.finfo(x.dtype).min)
         for i, block in enumerate(self.decoder.block):
-            sa = block.layer[0]
-            att = sa.SelfAttention
+            sa, ca = block.layer[0], block.layer[1]
+            att, catt = sa.SelfAttention, ca.EncDecAttention
             h = sa.layer_norm(x)
-            state.self_k[i][:, :, t] = att.split(att.k(h))[:, :, 0]
-            state.self_v[i][:, :, t] = att.split(att.v(h))[:, :, 0]
-            keys, values = state.self_k[i][:, :, : t + 1], state.self_v[i][:, :, : t + 1]
-            x = x + att.attend(att.split(att.q(h)), keys, values, self_bias)
-            ca = block.layer[1]
-            catt = ca.EncDecAttention
-            x = x + catt.attend(catt.split(catt.q(ca.layer_norm(x))), state.cross_k[i], state.cross_v[i], state.cross_bias)
+            if hasattr(att, "qkv_fused"):
+                q, k, v = att.qkv_fused(h).chunk(3, dim=-1)
+            else:
+                q, k, v = att.q(h), att.k(h), att.v(h)
+            keys, values = state.self_k[i], state.self_v[i]
+            keys[..., t : t + n] = k.view(b, n, att.h, att.dk).permute(0, 2, 3, 1)
+            values[:, :, t : t + n] = v.view(b, n, att.h, att.dk).transpose(1, 2)
+            x = x + att.attend_cached(att.split(q), keys[..., : t + n], values[:, :, : t + n], self_bias)
+            cq = catt.split(catt.q(ca.layer_norm(x)))
+            x = x + catt.attend_cached(cq, state.cross_k[i], state.cross_v[i], state.cross_bias)
             x = block.layer[2](x)
-        state.length = t + 1
-        return self.project(self.decoder.final_layer_norm(x))[:, 0]
+        state.length = t + n
+        return self.decoder.final_layer_norm(x)
+
+    def fuse_projections(self) -> T5:
+        """Add fused [q; k; v], cross [k; v] and [wi_0; wi_1] Linears for inference (in place).
+
+        A tied output head also gets its own Linear copy so `quantize_int8` covers it.
+
+        The originals stay (training and LoRA use them); the fused copies are left out of
+        `save_pretrained`. Call before `quantize_int8` so the fused layers are quantized too.
+        """
+        for stack in (self.encoder, self.decoder):
+            for block in stack.block:
+                block.layer[0].SelfAttention.fuse(self_attention=True)
+                if block.is_decoder:
+                    block.layer[1].EncDecAttention.fuse(self_attention=False)
+                block.layer[-1].DenseReluDense.fuse()
+        if self.config.tie_word_embeddings:
+            self.head_fused = _concat_linear([self.shared])
+        return self
 
     # ----- Hugging Face format ------------------------------------------------------------
     @classmethod
@@ -554,7 +663,7 @@ class T5(nn.Module):
             state.pop("lm_head.weight", None)
         elif "lm_head.weight" not in state:
             state["lm_head.weight"] = state["shared.weight"]  # untied config saved with a tied head
-        own = self.state_dict()
+        own = {k: v for k, v in self.state_dict().items() if not _is_fused(k)}
         missing = sorted(set(own) - set(state))
         unexpected = sorted(set(state) - set(own))
         if missing or unexpected:
@@ -572,9 +681,14 @@ class T5(nn.Module):
 
         folder = Path(path)
         folder.mkdir(parents=True, exist_ok=True)
-        state = {k: v.detach().contiguous().cpu() for k, v in self.state_dict().items()}
+        state = {k: v.detach().contiguous().cpu() for k, v in self.state_dict().items() if not _is_fused(k)}
         (folder / "config.json").write_text(json.dumps(self.config.to_hf_dict(), indent=2) + "\n", encoding="utf-8")
         save_file(state, str(folder / "model.safetensors"), metadata={"format": "pt"})
+
+
+def _is_fused(key: str) -> bool:
+    """State-dict keys of the inference-only fused Linears (see `T5.fuse_projections`)."""
+    return "_fused." in key
 
 
 def _read_state_dict(folder: Path) -> dict[str, torch.Tensor]:
