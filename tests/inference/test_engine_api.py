@@ -138,3 +138,15 @@ def test_long_prompts_raise_or_truncate_with_warning(trained_dir):
     with pytest.warns(UserWarning, match=f"truncated {n - 16} tokens"):
         out = eng.generate([text], max_new_tokens=2, truncate=True)
     assert len(out) == 1
+
+
+def test_tokenizer_of_another_model_is_refused(tmp_path):
+    from flankit.errors import ModelError
+    from flankit.inference.engine import Engine
+    from flankit.modeling.t5 import T5
+    from t5_testing import small_config, tiny_model_dir
+
+    _, tok = tiny_model_dir(tmp_path)
+    T5(small_config(vocab_size=len(tok) - 50)).save_pretrained(tmp_path)  # weights of a smaller-vocab model
+    with pytest.raises(ModelError, match="do not belong together"):
+        Engine.from_pretrained(str(tmp_path))

@@ -23,7 +23,7 @@ import warnings
 from dataclasses import dataclass, field
 from pathlib import Path
 
-from flankit.errors import ConfigError, FlankitError, InputTooLongError, UnknownNameError
+from flankit.errors import ConfigError, FlankitError, InputTooLongError, ModelError, UnknownNameError
 from flankit.registry import suggest
 
 BACKENDS = ("native", "ctranslate2", "hf")
@@ -171,6 +171,7 @@ class Engine:
 
         folder = resolve_path(path)
         tokenizer = load_tokenizer(folder)
+        _check_vocab(folder, tokenizer)
         impl = {
             "native": backends.NativeBackend,
             "hf": backends.HFBackend,
@@ -308,3 +309,21 @@ def _choose(options: list[str], sums: list[tuple[float, int]], normalize: str) -
         dict(zip(options, scores, strict=True)),
         {o: w / total for o, w in zip(options, weights, strict=True)},
     )
+
+
+def _check_vocab(folder: Path, tokenizer) -> None:
+    """Refuse a tokenizer with ids beyond the model's embeddings (files from different models)."""
+    import json
+
+    cfg = Path(folder) / "config.json"
+    if not cfg.is_file():  # a CTranslate2 export keeps its vocabulary in its own files
+        return
+    try:
+        vocab = int(json.loads(cfg.read_text(encoding="utf-8")).get("vocab_size", 0))
+    except (ValueError, TypeError, AttributeError):
+        return  # a malformed config is reported by the model loader with its own message
+    if vocab and len(tokenizer) > vocab:
+        raise ModelError(
+            f"{folder}: the tokenizer has {len(tokenizer)} tokens but the model only {vocab} embeddings, "
+            "so they do not belong together. Save the model's own tokenizer next to its weights."
+        )
