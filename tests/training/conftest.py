@@ -3,7 +3,10 @@
 from __future__ import annotations
 
 import json
+import os
 import random
+import socket
+import subprocess
 
 import pytest
 import torch
@@ -71,3 +74,50 @@ def make_config(model_dir, train_file, tmp_path):
 @pytest.fixture
 def config_cls():
     return TrainConfig
+
+
+def free_port() -> int:
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return s.getsockname()[1]
+
+
+@pytest.fixture
+def run_two_processes(tmp_path):
+    """Run `argv(rank)` as ranks 0 and 1 of a localhost process group and wait for both.
+
+    `env` adds variables to both; a process that fails fails the test with its output. Output
+    goes to files, not pipes: a full pipe would block one rank while the other waits for it.
+    """
+
+    def run(argv, env: dict | None = None, timeout: float = 180) -> None:
+        group = {"WORLD_SIZE": "2", "MASTER_ADDR": "127.0.0.1", "MASTER_PORT": str(free_port())}
+        logs = [tmp_path / f"rank{rank}-{group['MASTER_PORT']}.log" for rank in range(2)]
+        procs = []
+        for rank, log in enumerate(logs):
+            with log.open("wb") as out:
+                procs.append(
+                    subprocess.Popen(
+                        argv(rank),
+                        env={
+                            **os.environ,
+                            **group,
+                            "RANK": str(rank),
+                            "LOCAL_RANK": str(rank),
+                            **(env or {}),
+                        },
+                        stdout=out,
+                        stderr=subprocess.STDOUT,
+                    )
+                )
+        try:
+            for p, log in zip(procs, logs):
+                p.wait(timeout=timeout)
+                assert p.returncode == 0, log.read_text(errors="replace")[-3000:]
+        finally:  # a failed or hung rank must not leave its peer waiting forever
+            for p in procs:
+                if p.poll() is None:
+                    p.kill()
+                    p.wait()
+
+    return run

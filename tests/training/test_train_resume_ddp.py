@@ -2,9 +2,7 @@
 
 from __future__ import annotations
 
-import os
 import signal
-import socket
 import subprocess
 import sys
 import time
@@ -22,12 +20,11 @@ from flankit.training.trainer import train
 CLI = "import sys; from flankit.cli import run; sys.argv[0] = 'flankit'; run()"
 
 
-def launch(cfg, tmp_path, name: str, env: dict | None = None) -> subprocess.Popen:
+def launch(cfg, tmp_path, name: str) -> subprocess.Popen:
     path = tmp_path / f"{name}.json"
     cfgmod.save(cfg, path)
     return subprocess.Popen(
         [sys.executable, "-c", CLI, "train", "--config", str(path)],
-        env={**os.environ, **(env or {})},
         stdout=subprocess.PIPE,
         stderr=subprocess.PIPE,
     )
@@ -63,33 +60,11 @@ def test_sigkill_then_resume_matches_uninterrupted_run(make_config, tmp_path):
     assert summary["final_loss"] == pytest.approx(reference["final_loss"], rel=1e-6)
 
 
-def free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return s.getsockname()[1]
-
-
-def test_two_processes_shard_data_and_match_one_process(make_config, tmp_path):
+def test_two_processes_shard_data_and_match_one_process(make_config, tmp_path, run_two_processes):
     ddp_cfg = make_config("train.batch_size=2", "train.steps=4", "train.record_data=true", out="ddp")
-    port = str(free_port())
-    procs = [
-        launch(
-            ddp_cfg,
-            tmp_path,
-            f"rank{r}",
-            {
-                "WORLD_SIZE": "2",
-                "RANK": str(r),
-                "LOCAL_RANK": str(r),
-                "MASTER_ADDR": "127.0.0.1",
-                "MASTER_PORT": port,
-            },
-        )
-        for r in range(2)
-    ]
-    for p in procs:
-        _, err = p.communicate(timeout=120)
-        assert p.returncode == 0, err.decode()[-2000:]
+    path = tmp_path / "ddp.json"
+    cfgmod.save(ddp_cfg, path)
+    run_two_processes(lambda rank: [sys.executable, "-c", CLI, "train", "--config", str(path)])
     shards = [read_metrics(f"{ddp_cfg.output_dir}/data_rank{r}.jsonl") for r in range(2)]
     single_cfg = make_config("train.batch_size=4", "train.steps=4", "train.record_data=true", out="single")
     train(single_cfg)

@@ -4,6 +4,11 @@ A checkpoint holds the model (a Hugging Face folder, or the LoRA adapter), `trai
 (optimizer, scheduler, RNG states, step) and the run's `config.json`. A crash or SIGKILL
 mid-write leaves only a `.tmp-*` folder, which is ignored and cleaned up on the next save, so
 the newest `step-*` folder is always complete. Only the last `keep_last` are kept.
+
+The optimizer state is stored whole and keyed by parameter name
+(`torch.distributed.checkpoint.state_dict`, full state on process 0's CPU): the same file
+serves one process, DDP and FSDP (where it is gathered from and scattered back to the
+shards), so a run may resume under another of them with the same global batch.
 """
 
 from __future__ import annotations
@@ -52,6 +57,32 @@ def set_rng_state(state: dict) -> None:
     torch.set_rng_state(state["torch"])
     if "cuda" in state and torch.cuda.is_available():
         torch.cuda.set_rng_state_all(state["cuda"])
+
+
+def optimizer_state(module: torch.nn.Module, optimizer: torch.optim.Optimizer) -> dict:
+    """The full optimizer state keyed by parameter name; every process must call it.
+
+    `module` is what the trainer calls (plain, DDP- or FSDP-wrapped); only process 0 gets the
+    state, the others an empty dict.
+    """
+    from torch.distributed.checkpoint.state_dict import StateDictOptions, get_optimizer_state_dict
+
+    return get_optimizer_state_dict(
+        module, optimizer, options=StateDictOptions(full_state_dict=True, cpu_offload=True)
+    )
+
+
+def load_optimizer_state(module: torch.nn.Module, optimizer: torch.optim.Optimizer, state: dict) -> None:
+    """Restore `optimizer_state`'s result on every process (each keeps its shard under FSDP)."""
+    from torch.distributed.checkpoint.state_dict import StateDictOptions, set_optimizer_state_dict
+
+    try:
+        set_optimizer_state_dict(module, optimizer, state, options=StateDictOptions(full_state_dict=True))
+    except (KeyError, ValueError, RuntimeError) as exc:
+        raise ConfigError(
+            f"the checkpoint's optimizer state does not fit this model/optimizer ({exc}); "
+            "resume with the config saved next to the checkpoint"
+        ) from None
 
 
 def save_checkpoint(

@@ -24,6 +24,7 @@ RESUME_MUTABLE = {
     "train.progress",
     "train.eval_every",
     "train.num_threads",
+    "train.fsdp",  # checkpoints hold the full state, whichever way it was sharded
 }
 
 
@@ -80,6 +81,11 @@ class TrainSection:
     save_every: int = field(0, help="Steps between checkpoints (0: only at the end).")
     keep_last: int = field(2, help="Checkpoints to keep.")
     num_threads: int | None = field(None, help="torch CPU threads (None: torch's default).")
+    fsdp: bool = field(
+        False,
+        help="Shard weights, gradients and optimizer state over the processes (FSDP2, one unit "
+        "per T5 block); also on under `accelerate launch --use_fsdp`.",
+    )
     progress: bool = field(True, help="Show a progress bar.")
     record_data: bool = field(False, help="Write the example ids each process trains on (audits sharding).")
 

@@ -68,12 +68,16 @@ class Seq2SeqObjective(nn.Module):
         self.normalization = normalization
         self.z_loss = z_loss
 
-    def forward(self, batch: dict[str, torch.Tensor], denominator: float) -> LossTerms:
+    def forward(
+        self, batch: dict[str, torch.Tensor], denominator: float, normalization: str | None = None
+    ) -> LossTerms:
+        """The loss terms of `batch`; `normalization` overrides the module's (validation uses
+        `token` through the same, possibly FSDP-wrapped, module)."""
         t5 = self.model
         enc_seg, dec_seg, labels = batch["encoder_segment_ids"], batch["decoder_segment_ids"], batch["labels"]
         enc = t5.encode(batch["input_ids"], segment_ids=enc_seg)
         hidden = t5.decode(batch["decoder_input_ids"], enc, enc_seg, dec_seg)
-        weights = token_weights(labels, dec_seg, self.normalization)
+        weights = token_weights(labels, dec_seg, normalization or self.normalization)
         keep = labels != IGNORE
         logits = t5.project(hidden[keep]).float()
         lse = torch.logsumexp(logits, dim=-1)

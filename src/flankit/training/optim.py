@@ -9,6 +9,10 @@
 Schedules multiply the base LR: `constant` (after warm-up), `linear` decay to 0, `cosine` decay
 to 0, `rsqrt` (T5 pretraining: 1/sqrt(max(step, warmup)) scaled to 1 at the end of warm-up).
 All are `LambdaLR`, so their state is just the step count and resumes exactly.
+
+Under FSDP the parameters are `DTensor` shards. AdamW handles them as they are; Adafactor
+gets a step pre-hook that creates its factored moments as DTensors (see
+`_sharded_factored_state`), so the sharded run makes the same updates as an unsharded one.
 """
 
 from __future__ import annotations
@@ -37,7 +41,7 @@ def build_optimizer(
     if name == "adafactor":
         from transformers.optimization import Adafactor
 
-        return Adafactor(
+        adafactor = Adafactor(
             params,
             lr=lr,
             scale_parameter=False,
@@ -48,6 +52,9 @@ def build_optimizer(
             beta1=None,
             weight_decay=weight_decay,
         )
+        if any(hasattr(p, "placements") for p in params):  # sharded by FSDP
+            adafactor.register_step_pre_hook(_sharded_factored_state)
+        return adafactor
     if name == "adamw":
         fused = all(p.device.type in ("cpu", "cuda") for p in params)
         try:
@@ -57,6 +64,32 @@ def build_optimizer(
     raise ConfigError(
         f"unknown optimizer {name!r}; use one of {', '.join(OPTIMIZERS)}.{suggest(name, list(OPTIMIZERS))}"
     )
+
+
+def _sharded_factored_state(optimizer: torch.optim.Optimizer, args, kwargs) -> None:
+    """Create Adafactor's state for sharded matrices before their first update.
+
+    transformers' Adafactor allocates the factored second moments with `torch.zeros(shape)`,
+    plain tensors that cannot be combined with a sharded gradient. Made from the gradient
+    instead, the row moments are sharded like the rows and the column moments replicated;
+    DTensor then computes exactly the unsharded update (column means are all-reduced). The
+    keys mirror Adafactor's own initialisation, which it skips once the state is non-empty.
+    """
+    from torch.distributed.tensor import Replicate
+
+    for group in optimizer.param_groups:
+        for p in group["params"]:
+            state = optimizer.state[p]
+            if state or p.grad is None or p.ndim < 2 or not hasattr(p.grad, "placements"):
+                continue
+            zeros = torch.zeros_like(p.grad)
+            col = zeros.sum(dim=-2)  # partial sums across the row shards -> replicate them
+            col = col.redistribute(
+                col.device_mesh, [Replicate() if q.is_partial() else q for q in col.placements]
+            )
+            state.update(step=0, exp_avg_sq_row=zeros.sum(dim=-1), exp_avg_sq_col=col, RMS=0)
+            if group.get("beta1") is not None:
+                state["exp_avg"] = zeros.clone()
 
 
 def lr_multiplier(name: str, step: int, warmup: int, total: int) -> float:

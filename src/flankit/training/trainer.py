@@ -1,4 +1,4 @@
-"""The training loop: packed batches, bf16 autocast, accumulation, clipping, exact resume, DDP.
+"""The training loop: packed batches, bf16 autocast, accumulation, clipping, exact resume, DDP/FSDP.
 
 Run it with `flankit train --config configs/tiny.yaml [--set train.steps=200] [--resume]`, or
 under `accelerate launch` / `torchrun` for several processes (see docs/training.md).
@@ -10,6 +10,10 @@ multiplied by the number of processes (DDP averages gradients). So one process w
 batch B*W, W processes with batch B, and accumulation all compute the same gradient.
 Autocast runs matmuls in bf16 while the weights and optimizer stay fp32. The dropout RNG is
 reseeded from (seed, step, rank) every step, so a resumed run replays the same masks.
+
+With `train.fsdp` (or `accelerate launch --use_fsdp`) the model is sharded instead of
+replicated (`fsdp.py`, one unit per T5 block); the step is the same, the reduce-scatter averages
+like DDP's all-reduce, and checkpoints gather the full state on process 0.
 
 Checkpoints (atomic, see `checkpoint.py`) hold weights, optimizer, scheduler and RNG; a
 non-finite loss or gradient stops the run before anything is saved, so the newest checkpoint
@@ -29,6 +33,7 @@ from flankit import config as cfgmod
 from flankit.data.features import collate, real_tokens
 from flankit.errors import ConfigError, FlankitError, ModelError
 from flankit.training import checkpoint as ckpt
+from flankit.training import fsdp
 from flankit.training.config import TrainConfig, check_compatible
 from flankit.training.data import BatchPlan, build_pairs, corpus, load_records, rows_weight, shard
 from flankit.training.monitor import Monitor, plot_loss
@@ -73,6 +78,12 @@ class Trainer:
         self.device = self.accelerator.device
         self.rank, self.world = self.accelerator.process_index, self.accelerator.num_processes
         self.is_main = self.accelerator.is_main_process
+        self.fsdp = fsdp.requested(config.train.fsdp) and self.world > 1  # one process: nothing to shard
+        if fsdp.requested(config.train.fsdp) and (config.lora.enabled or config.lora.quantize_4bit):
+            raise ConfigError(
+                "FSDP (train.fsdp or accelerate's --use_fsdp) shards full fine-tuning only; LoRA "
+                "adapters are small enough to replicate: set train.fsdp=false and launch without --use_fsdp"
+            )
         self.autocast_dtype = torch.bfloat16 if config.train.precision == "bf16" else None
         self.out = Path(config.output_dir)
         self._lora_base = config.model.name
@@ -97,7 +108,10 @@ class Trainer:
             )
         self.model = model.to(self.device).train()
         objective = Seq2SeqObjective(self.model, t.loss_normalization, t.z_loss)
-        self.objective = self.accelerator.prepare_model(objective)
+        if self.fsdp:
+            self.objective = fsdp.shard(objective, self.model, self.device, self.world)
+        else:
+            self.objective = self.accelerator.prepare_model(objective)
         self.optimizer = build_optimizer(self.model.parameters(), t.optimizer, t.lr, t.weight_decay)
         self.scheduler = build_scheduler(self.optimizer, t.schedule, t.warmup_steps, t.steps)
 
@@ -116,7 +130,8 @@ class Trainer:
         sums = torch.zeros(2, device=self.device)
         for m, mrows in enumerate(micro):
             batch = {k: v.to(self.device, non_blocking=True) for k, v in collate(pairs, mrows).items()}
-            sync = m == len(micro) - 1 or self.world == 1
+            # FSDP reduce-scatters after every micro-batch so that gradients stay sharded
+            sync = m == len(micro) - 1 or self.world == 1 or self.fsdp
             with (
                 contextlib.nullcontext() if sync else self.accelerator.no_sync(self.objective),
                 self._autocast(),
@@ -132,6 +147,8 @@ class Trainer:
         norm = torch.nn.utils.clip_grad_norm_(
             params, t.max_grad_norm if t.max_grad_norm > 0 else float("inf")
         )
+        if hasattr(norm, "full_tensor"):  # FSDP: a replicated DTensor
+            norm = norm.full_tensor()
         if not (torch.isfinite(norm) and torch.isfinite(torch.tensor(loss))):
             self.optimizer.zero_grad(set_to_none=True)
             raise TrainingDiverged(f"loss {loss} / gradient norm {float(norm)} at step {step + 1}")
@@ -142,23 +159,32 @@ class Trainer:
         return StepStats(loss, z, float(norm), real_tokens(pairs, rows), lr)
 
     # ----- checkpoints ---------------------------------------------------------------------
-    def _save_model(self, folder: Path, tokenizer=None) -> None:
+    def _full_model(self) -> torch.nn.Module | None:
+        """The model to write: itself, or under FSDP an unsharded copy on process 0 (None on
+        the others); every process must call it."""
+        return fsdp.gather_model(self.model, self.is_main) if self.fsdp else self.model
+
+    def _save_model(self, model: torch.nn.Module, folder: Path, tokenizer=None) -> None:
         if self.cfg.lora.enabled:
             from flankit.modeling.lora import save_adapter
 
-            save_adapter(self.model, folder, self._lora_base)
+            save_adapter(model, folder, self._lora_base)
         else:
-            self.model.save_pretrained(folder)
+            model.save_pretrained(folder)
         if tokenizer is not None:
             tokenizer.save_pretrained(str(folder))
 
     def save(self, step: int, tokenizer) -> None:
+        model = self._full_model()
+        state = {
+            "optimizer": ckpt.optimizer_state(self.objective, self.optimizer),
+            "scheduler": self.scheduler.state_dict(),
+        }
         if self.is_main:
-            state = {"optimizer": self.optimizer.state_dict(), "scheduler": self.scheduler.state_dict()}
             ckpt.save_checkpoint(
                 self.out,
                 step,
-                lambda f: self._save_model(f, tokenizer),
+                lambda f: self._save_model(model, f, tokenizer),
                 state,
                 self.cfg,
                 self.cfg.train.keep_last,
@@ -171,7 +197,7 @@ class Trainer:
             from flankit.modeling.lora import load_adapter_weights
 
             load_adapter_weights(self.model, path / "model")
-        self.optimizer.load_state_dict(state["optimizer"])
+        ckpt.load_optimizer_state(self.objective, self.optimizer, state["optimizer"])
         self.scheduler.load_state_dict(state["scheduler"])
         ckpt.set_rng_state(state["rng"])
         return int(state["step"])
@@ -231,19 +257,25 @@ class Trainer:
         return model
 
     def _validate(self, pairs, plan_rows) -> float:
+        """Token-mean validation loss; the processes split the rows and sum their results."""
         was = self.model.training
         self.model.eval()
-        objective = Seq2SeqObjective(self.model, "token")
-        total = weight = 0.0
+        sums = torch.zeros(2, dtype=torch.float64, device=self.device)
         bs = self.cfg.train.batch_size
         with torch.no_grad(), self._autocast():
-            for i in range(0, len(plan_rows), bs):
-                rows = plan_rows[i : i + bs]
-                batch = {k: v.to(self.device) for k, v in collate(pairs, rows).items()}
-                total += float(objective(batch, 1.0).ce_sum)
-                weight += rows_weight(pairs, rows, "token")
+            for i in range(0, len(plan_rows), bs * self.world):
+                rows = plan_rows[i : i + bs * self.world][self.rank * bs : (self.rank + 1) * bs]
+                # every process runs every forward (FSDP gathers weights inside it); one
+                # without rows left repeats a row and does not count it
+                batch = {k: v.to(self.device) for k, v in collate(pairs, rows or plan_rows[:1]).items()}
+                ce = self.objective(batch, 1.0, normalization="token").ce_sum
+                if rows:
+                    sums[0] += ce.double()
+                    sums[1] += rows_weight(pairs, rows, "token")
+        if self.world > 1:
+            sums = self.accelerator.reduce(sums, reduction="sum")
         self.model.train(was)
-        return total / max(weight, 1.0)
+        return float(sums[0] / sums[1].clamp(min=1.0))
 
     def train(self, resume: bool = False) -> dict:
         """Run the config; returns a summary (final loss, steps, output folders)."""
@@ -301,11 +333,7 @@ class Trainer:
                             "epoch": step / plan.steps_per_epoch,
                         }
                     )
-                if (
-                    val_rows
-                    and ((t.eval_every and done % t.eval_every == 0) or done == t.steps)
-                    and self.is_main
-                ):
+                if val_rows and ((t.eval_every and done % t.eval_every == 0) or done == t.steps):
                     last_val = self._validate(val_pairs, val_rows)
                     mon.log({"step": done, "val_loss": last_val})
                 if (t.save_every and done % t.save_every == 0) or done == t.steps:
@@ -318,8 +346,9 @@ class Trainer:
 
     def _finish(self, tokenizer, stats: StepStats | None, val_loss, start: int) -> dict:
         final = self.out / ("adapter" if self.cfg.lora.enabled else "model")
+        model = self._full_model()
         if self.is_main:
-            self._save_model(final, tokenizer)
+            self._save_model(model, final, tokenizer)
             plot_loss(self.out / "metrics.jsonl", self.out / "loss.png")
         self.accelerator.wait_for_everyone()
         return {
