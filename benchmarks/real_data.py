@@ -218,6 +218,7 @@ def main() -> None:
     ap.add_argument("--cot-limit", type=int, default=50, help="GSM8K test items per CoT template")
     ap.add_argument("--size", default="mini", help="random model size (flankit.modeling.load.SIZES)")
     ap.add_argument("--vocab-size", type=int, default=4000)
+    ap.add_argument("--threads", type=int, default=2, help="CPU threads (the step count does not depend on it)")
     args = ap.parse_args()
     result = run(
         args.external,
@@ -227,6 +228,7 @@ def main() -> None:
         cot_limit=args.cot_limit,
         size=args.size,
         vocab_size=args.vocab_size,
+        threads=args.threads,
     )
     print(json.dumps(result, indent=2))
     print()

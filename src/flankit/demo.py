@@ -44,6 +44,7 @@ class DemoConfig:
     input_length: int = field(192, help="Encoder tokens per packed row.")
     target_length: int = field(64, help="Decoder tokens per packed row.")
     lr: float = field(2e-3, help="Peak learning rate (AdamW, linear decay after warm-up).")
+    loss_normalization: str = field("sequence", help="sequence (FLAN: every example weighs the same) or token.")
     eval_limit: int = field(60, help="Test items per (task, template, shots) cell.")
     shots: list[int] = field(default_factory=lambda: [0, 1], help="Few-shot settings evaluated (1-shot prompts stay within the trained lengths).")
     threads: int = field(2, help="CPU threads.")
@@ -76,6 +77,7 @@ def train_config(cfg: DemoConfig):
         ),
         train=TrainSection(
             steps=steps, batch_size=cfg.batch_size, optimizer="adamw", lr=cfg.lr, schedule="linear",
+            loss_normalization=cfg.loss_normalization,
             warmup_steps=max(1, steps // 20), precision="bf16", seed=cfg.seed, log_every=10,
             save_every=max(1, steps // 4), keep_last=1, num_threads=cfg.threads,
         ),

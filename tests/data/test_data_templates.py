@@ -67,6 +67,13 @@ def test_option_styles_vary_headers_and_markers():
     assert any(s.inline for s in styles)
 
 
+def test_option_styles_answer_mostly_with_text_as_flan_does():
+    styles = option_styles()
+    text_share = sum(s.answer is None for s in styles) / len(styles)
+    assert 0.6 <= text_share <= 0.72  # FLAN's "- option" lists; a third still answer by marker
+    assert len({s.item for s in styles if s.answer}) >= 7  # every marker form is still drawn
+
+
 def test_lettered_style_rewrites_target_to_marker():
     task = get_task("nli")
     tpl = templates_for("nli")[0]

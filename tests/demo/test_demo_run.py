@@ -69,3 +69,10 @@ def test_full_disk_is_a_clear_error(tmp_path, monkeypatch):
     with pytest.raises(FlankitError, match="MiB free"):
         run_demo(toy(tmp_path / "full"))
     assert not (tmp_path / "full" / "train").exists()
+
+
+def test_demo_trains_with_flan_per_example_loss():
+    from flankit.demo import DemoConfig, train_config
+
+    assert train_config(DemoConfig()).train.loss_normalization == "sequence"
+    assert train_config(DemoConfig(loss_normalization="token")).train.loss_normalization == "token"

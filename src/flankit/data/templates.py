@@ -126,13 +126,23 @@ def _formats() -> dict:
 
 @functools.cache
 def option_styles() -> tuple[OptionStyle, ...]:
-    """Every option style: each header with each marker (line layout), plus inline layouts."""
+    """Every option style: each header with each marker (line layout), plus inline layouts.
+
+    A marker with `weight: k` appears k times, so drawing uniformly from the tuple follows the
+    catalog's balance of text answers and marker answers.
+    """
     f = _formats()["options"]
-    lines = [OptionStyle(h, m["item"], m.get("answer")) for h in f["headers"] for m in f["markers"]]
+    lines = [
+        OptionStyle(h, m["item"], m.get("answer"))
+        for h in f["headers"]
+        for m in f["markers"]
+        for _ in range(m.get("weight", 1))
+    ]
     inline = [
         OptionStyle(h, m["item"], m.get("answer"), True)
         for h in f["inline_headers"]
         for m in f["inline_markers"]
+        for _ in range(m.get("weight", 1))
     ]
     return tuple(lines + inline)
 
