@@ -218,7 +218,9 @@ def main() -> None:
     ap.add_argument("--cot-limit", type=int, default=50, help="GSM8K test items per CoT template")
     ap.add_argument("--size", default="mini", help="random model size (flankit.modeling.load.SIZES)")
     ap.add_argument("--vocab-size", type=int, default=4000)
-    ap.add_argument("--threads", type=int, default=2, help="CPU threads (the step count does not depend on it)")
+    ap.add_argument(
+        "--threads", type=int, default=2, help="CPU threads (the step count does not depend on it)"
+    )
     args = ap.parse_args()
     result = run(
         args.external,

@@ -44,9 +44,14 @@ class DemoConfig:
     input_length: int = field(192, help="Encoder tokens per packed row.")
     target_length: int = field(64, help="Decoder tokens per packed row.")
     lr: float = field(2e-3, help="Peak learning rate (AdamW, linear decay after warm-up).")
-    loss_normalization: str = field("sequence", help="sequence (FLAN: every example weighs the same) or token.")
+    loss_normalization: str = field(
+        "sequence", help="sequence (FLAN: every example weighs the same) or token."
+    )
     eval_limit: int = field(60, help="Test items per (task, template, shots) cell.")
-    shots: list[int] = field(default_factory=lambda: [0, 1], help="Few-shot settings evaluated (1-shot prompts stay within the trained lengths).")
+    shots: list[int] = field(
+        default_factory=lambda: [0, 1],
+        help="Few-shot settings evaluated (1-shot prompts stay within the trained lengths).",
+    )
     threads: int = field(2, help="CPU threads.")
 
     @property
@@ -72,14 +77,28 @@ def train_config(cfg: DemoConfig):
         output_dir=str(Path(cfg.out) / "train"),
         model=ModelSection(name=cfg.size, vocab_size=cfg.vocab_size, dropout=0.0),
         data=DataSection(
-            mixture=cfg.mixture, num_examples=steps * cfg.batch_size * 3, validation_examples=128,
-            input_length=cfg.input_length, target_length=cfg.target_length, pack=True, seed=cfg.seed,
+            mixture=cfg.mixture,
+            num_examples=steps * cfg.batch_size * 3,
+            validation_examples=128,
+            input_length=cfg.input_length,
+            target_length=cfg.target_length,
+            pack=True,
+            seed=cfg.seed,
         ),
         train=TrainSection(
-            steps=steps, batch_size=cfg.batch_size, optimizer="adamw", lr=cfg.lr, schedule="linear",
+            steps=steps,
+            batch_size=cfg.batch_size,
+            optimizer="adamw",
+            lr=cfg.lr,
+            schedule="linear",
             loss_normalization=cfg.loss_normalization,
-            warmup_steps=max(1, steps // 20), precision="bf16", seed=cfg.seed, log_every=10,
-            save_every=max(1, steps // 4), keep_last=1, num_threads=cfg.threads,
+            warmup_steps=max(1, steps // 20),
+            precision="bf16",
+            seed=cfg.seed,
+            log_every=10,
+            save_every=max(1, steps // 4),
+            keep_last=1,
+            num_threads=cfg.threads,
         ),
     )
 
@@ -109,14 +128,19 @@ def summarize(results: dict) -> dict:
     robust = {r["task"]: r for r in results.get("robustness", []) if r["shots"] == 0 and not r["cot"]}
     for task, row in table.items():
         if task in robust:
-            row["robustness_zero_shot"] = {k: robust[task][k] for k in ("mean", "std", "min", "max", "spread", "cps")}
+            row["robustness_zero_shot"] = {
+                k: robust[task][k] for k in ("mean", "std", "min", "max", "spread", "cps")
+            }
 
     def mean(key):
         vals = [row[key] for row in table.values() if row[key] is not None]
         return statistics.fmean(vals) if vals else None
 
-    return {"seen_template_accuracy": mean("seen_template_accuracy"),
-            "heldout_template_accuracy": mean("heldout_template_accuracy"), "per_task": table}
+    return {
+        "seen_template_accuracy": mean("seen_template_accuracy"),
+        "heldout_template_accuracy": mean("heldout_template_accuracy"),
+        "per_task": table,
+    }
 
 
 def run_demo(cfg: DemoConfig, resume: bool = False, console=None) -> dict:
@@ -148,8 +172,15 @@ def run_demo(cfg: DemoConfig, resume: bool = False, console=None) -> dict:
 
     console.rule("[bold]4. evaluation: seen vs held-out templates, zero- vs few-shot")
     engine = Engine.from_pretrained(str(model_dir))
-    ecfg = EvalConfig(tasks=classification_tasks(), templates="all", shots=list(cfg.shots),
-                      limit=cfg.eval_limit, seed=cfg.seed, n_boot=200, batch_size=32)
+    ecfg = EvalConfig(
+        tasks=classification_tasks(),
+        templates="all",
+        shots=list(cfg.shots),
+        limit=cfg.eval_limit,
+        seed=cfg.seed,
+        n_boot=200,
+        batch_size=32,
+    )
     results = _evaluate_with_progress(engine, ecfg, evaluate, console)
     write_report(results, out / "eval")
     t_eval = time.perf_counter() - t0 - t_train
@@ -186,7 +217,15 @@ def _train_summary(summary: dict) -> dict:
 def _evaluate_with_progress(engine, ecfg, evaluate, console) -> dict:
     from rich.progress import BarColumn, MofNCompleteColumn, Progress, TimeRemainingColumn
 
-    with Progress("[progress.description]{task.description}", BarColumn(), MofNCompleteColumn(),
-                  TimeRemainingColumn(), console=console, transient=True) as bar:
+    with Progress(
+        "[progress.description]{task.description}",
+        BarColumn(),
+        MofNCompleteColumn(),
+        TimeRemainingColumn(),
+        console=console,
+        transient=True,
+    ) as bar:
         job = bar.add_task("evaluating", total=None)
-        return evaluate(engine, ecfg, model_name="demo", progress=lambda d, t: bar.update(job, completed=d, total=t))
+        return evaluate(
+            engine, ecfg, model_name="demo", progress=lambda d, t: bar.update(job, completed=d, total=t)
+        )

@@ -11,8 +11,17 @@ import pytest
 from flankit.demo import DemoConfig, run_demo
 from flankit.errors import ConfigError, FlankitError
 
-TOY = dict(minutes=0.1, steps_per_minute=100.0, batch_size=4, input_length=128, target_length=32,
-           eval_limit=2, shots=[0, 1], vocab_size=400, threads=1)
+TOY = dict(
+    minutes=0.1,
+    steps_per_minute=100.0,
+    batch_size=4,
+    input_length=128,
+    target_length=32,
+    eval_limit=2,
+    shots=[0, 1],
+    vocab_size=400,
+    threads=1,
+)
 
 
 def toy(out, **kw) -> DemoConfig:
@@ -32,7 +41,12 @@ def test_demo_writes_results_report_plots_and_a_usable_model(first_run):
         assert key in saved
     assert 0.0 <= saved["seen_template_accuracy"] <= 1.0 and 0.0 <= saved["heldout_template_accuracy"] <= 1.0
     assert set(saved["per_task"]) >= {"sentiment", "topic", "nli"}
-    assert {ex["kind"].split()[0] for ex in saved["examples"]} >= {"zero-shot", "few-shot", "constrained", "step-by-step"}
+    assert {ex["kind"].split()[0] for ex in saved["examples"]} >= {
+        "zero-shot",
+        "few-shot",
+        "constrained",
+        "step-by-step",
+    }
     report = (out / "report.md").read_text()
     assert "held-out templates" in report and "flankit serve --model" in report
     pngs = [out / "loss.png", out / "seen_vs_heldout.png", *(out / "eval" / "plots").glob("*.png")]
@@ -43,7 +57,9 @@ def test_demo_writes_results_report_plots_and_a_usable_model(first_run):
     from flankit.inference.engine import Engine
 
     engine = Engine.from_pretrained(str(out / "model"))
-    assert isinstance(str(engine.generate(["Is this review positive or negative? Great film."], max_new_tokens=4)[0]), str)
+    assert isinstance(
+        str(engine.generate(["Is this review positive or negative? Great film."], max_new_tokens=4)[0]), str
+    )
 
 
 def test_same_seed_same_numbers(first_run, tmp_path):
