@@ -1,5 +1,5 @@
-"""The engine's fast paths equal the plain ones: fused projections, multi-token decoding,
-length-sorted chunked encoding, and int8 quantization of every Linear (the lm_head included)."""
+"""The engine's fast paths equal the plain ones: fused projections, length-sorted chunked
+encoding, and int8 quantization of every Linear (the lm_head included)."""
 
 from __future__ import annotations
 
@@ -52,25 +52,6 @@ def test_fused_copies_are_not_saved(models, tmp_path):
     assert not any("_fused" in k for k in keys)
     reloaded = T5.from_pretrained(tmp_path)  # strict load: the same keys as an unfused model
     assert torch.allclose(greedy_logits(reloaded), greedy_logits(fused), atol=1e-4)
-
-
-def test_teacher_forced_block_equals_step_by_step(models):
-    _, model = models
-    ids, mask = pad_ids(PROMPTS, 0)
-    dec = torch.tensor([[0, 5, 9, 3, 7], [0, 2, 2, 2, 2], [0, 8, 1, 0, 0], [0, 6, 5, 4, 3]])
-    with torch.inference_mode():
-        enc = model.encode(ids, mask)
-        one = model.start_decoding(enc, mask, max_length=5)
-        steps = torch.stack([model.decode_step(one, dec[:, t]) for t in range(5)], 1)
-        block = model.start_decoding(enc, mask, max_length=7)
-        first = model.decode_tokens(block, dec[:, :2])  # a block, then a step, then a block
-        mid = model.decode_tokens(block, dec[:, 2:3])
-        last = model.decode_tokens(block, dec[:, 3:])
-        together = model.project(torch.cat([first, mid, last], 1))
-    assert block.length == 5
-    assert torch.allclose(steps, together, atol=1e-4, rtol=1e-4)
-    with pytest.raises(Exception, match="cache is full"):
-        model.decode_tokens(block, dec[:, :3])
 
 
 def test_chunked_encoding_equals_one_padded_batch(models):

@@ -53,7 +53,14 @@ def test_greedy_20_tokens_identical_to_transformers_generate(saved_model):
     ids, mask = padded_batch(ours.config.vocab_size, [10, 4, 15], seed=3)
     mine = greedy(ours, ids, mask, 20)
     with torch.no_grad():
-        theirs = ref.generate(input_ids=ids, attention_mask=mask, max_new_tokens=20, min_new_tokens=20, do_sample=False, num_beams=1)
+        theirs = ref.generate(
+            input_ids=ids,
+            attention_mask=mask,
+            max_new_tokens=20,
+            min_new_tokens=20,
+            do_sample=False,
+            num_beams=1,
+        )
     assert torch.equal(mine, theirs[:, 1:])
 
 
@@ -118,7 +125,9 @@ def test_asymmetric_stacks_match_transformers(tmp_path):
     from t5_testing import small_config
 
     torch.manual_seed(1)
-    ours = T5(small_config(num_decoder_layers=3, feed_forward_proj="gated-silu", tie_word_embeddings=False)).eval()
+    ours = T5(
+        small_config(num_decoder_layers=3, feed_forward_proj="gated-silu", tie_word_embeddings=False)
+    ).eval()
     ours.save_pretrained(tmp_path)
     ref = hf_model(tmp_path)
     ids, mask = padded_batch(97, [5, 8])

@@ -7,7 +7,8 @@ beams, sends those that end (EOS or the length limit) to the finished pool with 
 finish, as in transformers), and continues the best num_beams unfinished ones. A prompt stops
 once its pool is full and the best running hypothesis cannot beat the worst finished one at
 its current length (transformers' `early_stopping=False` heuristic); its rows then leave the
-running batch via `DecodeState.select`, and the cache follows beam parents the same way.
+running batch via `DecodeState.select`, and the self-attention cache follows beam parents the
+same way. The beams of a prompt share one copy of its cross-attention K/V (`group=num_beams`).
 
 Reference: transformers `GenerationMixin._beam_search` (vectorised beam search, v4.50+).
 """
@@ -49,8 +50,7 @@ def beam_search(
     k, steps, eos, lp = cfg.num_beams, cfg.max_new_tokens, c.eos_token_id, cfg.length_penalty
     enc, mask = encode_padded(model, prompts)
     b = enc.shape[0]
-    state = model.start_decoding(enc, mask, max_length=steps)
-    state = state.select(torch.arange(b).repeat_interleave(k))
+    state = model.start_decoding(enc, mask, max_length=steps, group=k)
     live = torch.arange(b)  # original prompt index of each running item
     run_seq = torch.full((b, k, steps), c.pad_token_id, dtype=torch.long)
     run_scores = torch.zeros(b, k)
@@ -100,12 +100,13 @@ def beam_search(
         flat_parent = (beam_parent + torch.arange(n)[:, None] * k).view(-1)
         if over.all():
             break
+        keep = (~over).nonzero().squeeze(1)
         if over.any():
-            keep = (~over).nonzero().squeeze(1)
             flat_parent = flat_parent.view(n, k)[keep].view(-1)
             live, run_seq, run_scores, unsat = live[keep], run_seq[keep], run_scores[keep], unsat[keep]
             fin_seq, fin_scores, fin_done = fin_seq[keep], fin_scores[keep], fin_done[keep]
-        state = state.select(flat_parent)
+        # the beams of a prompt share its cross K/V: they move only when a prompt leaves
+        state = state.select(flat_parent, cross_rows=keep)
         tokens = run_seq[:, :, t].reshape(-1)
     return [_finish(*results[i], cfg.num_return_sequences, eos) for i in range(b)]
 

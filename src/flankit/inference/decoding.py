@@ -3,8 +3,9 @@
 How it works: prompts (token ids) are sorted by length and cut into buckets under a token
 budget (`plan_batches`); each bucket is encoded once, then decoded step by step with the
 model's preallocated cache. Rows that finish (EOS, a stop string, or a completed allowed
-output) are dropped from the running batch with `DecodeState.select`, so late steps only pay
-for live rows. Results come back in input order.
+output) are dropped from the running batch with `DecodeState.select` once they make up a
+quarter of it (each drop copies the cache), so late steps mostly pay for live rows. Results
+come back in input order.
 
 Logits processing follows transformers' order (repetition penalty, no-repeat n-gram, min new
 tokens, then temperature, top-k, top-p for sampling) so settings mean the same thing as there.
@@ -21,6 +22,9 @@ from dataclasses import dataclass
 import torch
 
 NEG_INF = float("-inf")
+# finished rows are dropped once they are 1/COMPACT_SHARE of the running batch: every drop
+# copies the whole decode cache (cross-attention K/V included), which costs several steps
+COMPACT_SHARE = 4
 
 
 @dataclass
@@ -187,9 +191,10 @@ def decode_batch(
     enc, mask = encode_padded(model, prompts)
     state = model.start_decoding(enc, mask, max_length=steps)
     b = enc.shape[0]
-    history = torch.full((b, steps), c.pad_token_id, dtype=torch.long)  # live rows only
+    history = torch.full((b, steps), c.pad_token_id, dtype=torch.long)  # running rows only
     out = torch.full((b, steps), c.pad_token_id, dtype=torch.long)  # all rows, by original position
     rows = torch.arange(b)
+    alive = torch.ones(b, dtype=torch.bool)  # finished rows stay in the batch until compaction
     done_len = [steps] * b
     reasons = ["length"] * b
     nodes = [trie.root] * b if trie else None
@@ -203,26 +208,36 @@ def decode_batch(
             scores = scores + trie.mask(nodes, scores.shape[-1])
         nxt = warp_and_sample(scores, cfg, generator) if cfg.do_sample else scores.argmax(-1)
         history[:, step] = nxt
-        out[rows, step] = nxt
+        out[rows, step] = nxt  # a finished row's later tokens land past its length, unread
         finished = nxt == eos
         if trie:
             nodes = [node[t] for node, t in zip(nodes, nxt.tolist(), strict=True)]
             finished |= torch.tensor([not node for node in nodes])
         if stop:
             finished |= torch.tensor(stop.hits(history, step + 1))
-        if not finished.any():
-            tokens = nxt
-            continue
+        finished &= alive
         for r in finished.nonzero().squeeze(1).tolist():
             orig = int(rows[r])
             done_len[orig] = step + (0 if int(nxt[r]) == eos else 1)
             reasons[orig] = "stop"
-        keep = (~finished).nonzero().squeeze(1)
-        if keep.numel() == 0:
+        alive &= ~finished
+        if trie:  # a finished row restarts at the root so its (ignored) steps stay well-defined
+            nodes = [node if live else trie.root for node, live in zip(nodes, alive.tolist(), strict=True)]
+        dead = len(alive) - int(alive.sum())
+        if dead == len(alive):
             break
-        state, rows, tokens, history = state.select(keep), rows[keep], nxt[keep], history[keep]
-        if trie:
-            nodes = [nodes[k] for k in keep.tolist()]
+        tokens = nxt
+        if dead * COMPACT_SHARE >= len(alive):
+            keep = alive.nonzero().squeeze(1)
+            state, rows, tokens, history, alive = (
+                state.select(keep),
+                rows[keep],
+                nxt[keep],
+                history[keep],
+                alive[keep],
+            )
+            if trie:
+                nodes = [nodes[k] for k in keep.tolist()]
     return [DecodeResult(out[r, : done_len[r]].tolist(), reasons[r]) for r in range(b)]
 
 

@@ -7,8 +7,8 @@ and v1.1 / FLAN-T5 (gated-GELU, untied lm_head). What it adds over the reference
   packed into one row: every attention (encoder self, decoder causal self, cross) only sees
   its own segment. Relative position bias depends only on key - query distance, so a packed
   example gets exactly the logits it gets alone.
-* **Incremental decoding** with a preallocated self-attention cache, cross-attention K/V
-  computed once per layer, and `DecodeState.select` to drop finished rows (or reorder beams).
+* **Inference passes** (in `flankit.modeling.decoding_cache`): incremental decoding with a
+  preallocated cache, and token-tree teacher forcing for scoring many options of one prompt.
 
 Checkpoints use transformers' key names, so `from_pretrained` reads a Hugging Face T5 folder
 (single or sharded safetensors, or pytorch_model.bin) and `save_pretrained` writes one that
@@ -34,6 +34,7 @@ import torch.nn.functional as F
 from torch import nn
 
 from flankit.errors import ModelError
+from flankit.modeling.decoding_cache import DecodingMixin, compute_dtype, mask_to_bias
 
 ACTIVATIONS = {
     "relu": F.relu,
@@ -122,14 +123,6 @@ class Seq2SeqOutput:
     encoder_hidden_states: torch.Tensor | None = None
 
 
-def compute_dtype(x: torch.Tensor) -> torch.dtype:
-    """The dtype matmuls run in: autocast's when it is on for x's device, else x's own."""
-    kind = x.device.type
-    if torch.is_autocast_enabled(kind):
-        return torch.get_autocast_dtype(kind)
-    return x.dtype
-
-
 class Dropout(nn.Dropout):
     """Inverted dropout; on CPU the mask comes from 16-bit slices of 64-bit random words.
 
@@ -173,7 +166,9 @@ class RMSNorm(nn.Module):
         return (self.weight * x).to(compute_dtype(self.weight))
 
 
-def relative_bucket(rel: torch.Tensor, bidirectional: bool, num_buckets: int, max_distance: int) -> torch.Tensor:
+def relative_bucket(
+    rel: torch.Tensor, bidirectional: bool, num_buckets: int, max_distance: int
+) -> torch.Tensor:
     """Map key - query distances to buckets: exact for small distances, log-spaced beyond."""
     buckets = torch.zeros_like(rel)
     if bidirectional:
@@ -184,9 +179,14 @@ def relative_bucket(rel: torch.Tensor, bidirectional: bool, num_buckets: int, ma
         rel = -torch.clamp(rel, max=0)
     max_exact = num_buckets // 2
     is_small = rel < max_exact
-    large = max_exact + (
-        torch.log(rel.float() / max_exact) / math.log(max_distance / max_exact) * (num_buckets - max_exact)
-    ).long()
+    large = (
+        max_exact
+        + (
+            torch.log(rel.float() / max_exact)
+            / math.log(max_distance / max_exact)
+            * (num_buckets - max_exact)
+        ).long()
+    )
     large = torch.clamp(large, max=num_buckets - 1)
     return buckets + torch.where(is_small, rel, large)
 
@@ -201,17 +201,24 @@ class Attention(nn.Module):
         self.v = nn.Linear(cfg.d_model, inner, bias=False)
         self.o = nn.Linear(inner, cfg.d_model, bias=False)
         self.bidirectional = bidirectional
-        self.buckets, self.max_distance = cfg.relative_attention_num_buckets, cfg.relative_attention_max_distance
+        self.buckets, self.max_distance = (
+            cfg.relative_attention_num_buckets,
+            cfg.relative_attention_max_distance,
+        )
         self.dropout = cfg.dropout_rate
         if has_bias:
             self.relative_attention_bias = nn.Embedding(self.buckets, self.h)
 
     def position_bias(self, q_len: int, k_len: int, device, q_offset: int = 0) -> torch.Tensor:
         """[1, heads, q_len, k_len] additive bias for queries starting at position `q_offset`."""
-        q_pos = torch.arange(q_offset, q_offset + q_len, device=device)[:, None]
-        k_pos = torch.arange(k_len, device=device)[None, :]
-        b = relative_bucket(k_pos - q_pos, self.bidirectional, self.buckets, self.max_distance)
-        return self.relative_attention_bias(b).permute(2, 0, 1).unsqueeze(0)
+        q_pos = torch.arange(q_offset, q_offset + q_len, device=device)
+        return self.bias_between(q_pos[None], torch.arange(k_len, device=device)[None])
+
+    def bias_between(self, q_pos: torch.Tensor, k_pos: torch.Tensor) -> torch.Tensor:
+        """[B, heads, q, k] additive bias between query positions [B, q] and key positions [B, k]."""
+        rel = k_pos[:, None, :] - q_pos[:, :, None]
+        b = relative_bucket(rel, self.bidirectional, self.buckets, self.max_distance)
+        return self.relative_attention_bias(b).permute(0, 3, 1, 2)
 
     def split(self, x: torch.Tensor) -> torch.Tensor:
         return x.view(x.shape[0], -1, self.h, self.dk).transpose(1, 2)
@@ -257,16 +264,6 @@ class Attention(nn.Module):
         parts = (self.q, self.k, self.v) if self_attention else (self.k, self.v)
         name = "qkv_fused" if self_attention else "kv_fused"
         setattr(self, name, _concat_linear(parts))
-
-    def attend_cached(self, q: torch.Tensor, keys_t: torch.Tensor, values: torch.Tensor, bias):
-        """Cached attention: q [B, H, T, dk] against transposed keys [B, H, dk, S].
-
-        Plain matmuls (as transformers' eager T5 does) beat SDPA for a single query on CPU.
-        """
-        scores = torch.matmul(q.to(keys_t.dtype), keys_t) + bias
-        probs = torch.softmax(scores, dim=-1, dtype=torch.float32).to(values.dtype)
-        out = torch.matmul(probs, values).to(q.dtype)  # a bf16 cache feeds an fp32 (int8) model
-        return self.o(out.transpose(1, 2).reshape(q.shape[0], q.shape[2], self.h * self.dk))
 
 
 class FeedForward(nn.Module):
@@ -366,13 +363,6 @@ class Stack(nn.Module):
         return self.block[0].layer[0].SelfAttention
 
 
-def _mask_to_bias(allowed: torch.Tensor, dtype) -> torch.Tensor:
-    """Boolean [B, q, k] 'may attend' -> additive [B, 1, q, k] bias (0 or dtype min)."""
-    return torch.zeros(allowed.shape, dtype=dtype, device=allowed.device).masked_fill(
-        ~allowed, torch.finfo(dtype).min
-    )[:, None]
-
-
 def _segments(mask: torch.Tensor | None, seg: torch.Tensor | None, ids: torch.Tensor) -> torch.Tensor:
     """Segment ids with padding as 0; without packing every real token is segment 1."""
     if seg is not None:
@@ -382,45 +372,8 @@ def _segments(mask: torch.Tensor | None, seg: torch.Tensor | None, ids: torch.Te
     return torch.ones_like(ids)
 
 
-class DecodeState:
-    """Preallocated decoder cache for one batch: self-attention K/V and cross-attention K/V.
-
-    Keys are stored transposed ([B, H, dk, length]) so each step's `q @ K` reads them in place;
-    `self_bias` is the decoder position bias for a query at the last position (it depends only
-    on the key - query distance, so step t uses its last t + 1 columns).
-    """
-
-    def __init__(self, self_k, self_v, cross_k, cross_v, cross_bias, max_length, self_bias=None):
-        # lists per layer: keys [B, H, dk, length], values [B, H, length, dk]
-        self.self_k, self.self_v = self_k, self_v  # length = max_length
-        self.cross_k, self.cross_v = cross_k, cross_v  # length = encoder length S
-        self.cross_bias = cross_bias  # [B, 1, 1, S]
-        self.self_bias = self_bias  # [1, H, 1, max_len]
-        self.max_length = max_length
-        self.length = 0
-
-    @property
-    def batch_size(self) -> int:
-        return self.cross_bias.shape[0]
-
-    def select(self, rows: torch.Tensor) -> DecodeState:
-        """Keep (and reorder) batch rows, e.g. drop finished sequences or follow beam parents."""
-
-        def pick(ts):
-            return [t.index_select(0, rows) for t in ts]
-
-        out = DecodeState(
-            pick(self.self_k), pick(self.self_v), pick(self.cross_k), pick(self.cross_v),
-            self.cross_bias.index_select(0, rows), self.max_length, self.self_bias,
-        )
-        out.length = self.length
-        return out
-
-
-class T5(nn.Module):
-    """T5 encoder-decoder with segment-aware attention and incremental decoding."""
-
-    cross_cache_dtype: torch.dtype | None = None  # see `start_decoding`
+class T5(DecodingMixin, nn.Module):
+    """T5 encoder-decoder with segment-aware attention; inference passes come from `DecodingMixin`."""
 
     def __init__(self, config: T5Config):
         super().__init__()
@@ -483,7 +436,9 @@ class T5(nn.Module):
         n = input_ids.shape[1]
         x = self.encoder.dropout(self.shared(input_ids))
         dtype = compute_dtype(x)  # build the bias once in the matmul dtype, not per layer
-        bias = self.encoder.bias_owner.position_bias(n, n, input_ids.device).to(dtype) + _mask_to_bias(allowed, dtype)
+        bias = self.encoder.bias_owner.position_bias(n, n, input_ids.device).to(dtype) + mask_to_bias(
+            allowed, dtype
+        )
         for block in self.encoder.block:
             x = block(x, bias)
         return self.encoder.dropout(self.encoder.final_layer_norm(x))
@@ -493,14 +448,17 @@ class T5(nn.Module):
         causal = torch.ones(t, t, dtype=torch.bool, device=enc.device).tril()
         self_allowed = causal[None] & (dec_seg[:, :, None] == dec_seg[:, None, :])
         dtype = compute_dtype(enc)
-        self_bias = self.decoder.bias_owner.position_bias(t, t, enc.device).to(dtype) + _mask_to_bias(
+        self_bias = self.decoder.bias_owner.position_bias(t, t, enc.device).to(dtype) + mask_to_bias(
             self_allowed, dtype
         )
         cross_allowed = (dec_seg[:, :, None] == enc_seg[:, None, :]) & (enc_seg[:, None, :] != 0)
         # a decoder padding token has no encoder segment to look at; let it see everything
         # rather than nothing (its output is ignored) so no row is fully masked.
         cross_allowed |= ~cross_allowed.any(-1, keepdim=True)
-        cross_bias = _mask_to_bias(cross_allowed, dtype)
+        return self.run_decoder(decoder_input_ids, enc, self_bias, mask_to_bias(cross_allowed, dtype))
+
+    def run_decoder(self, decoder_input_ids, enc, self_bias, cross_bias) -> torch.Tensor:
+        """The decoder stack under given additive biases: self [B|1, H|1, T, T], cross [B, 1, T|1, S]."""
         x = self.decoder.dropout(self.shared(decoder_input_ids))
         for block in self.decoder.block:
             x = block(x, self_bias, enc, cross_bias)
@@ -533,82 +491,17 @@ class T5(nn.Module):
         enc_seg = _segments(attention_mask, encoder_segment_ids, encoder_hidden_states[..., 0])
         # unpacked: each decoder row is one segment matching its encoder row; right padding
         # of the decoder needs no mask because attention there is causal.
-        dec_seg = decoder_segment_ids if decoder_segment_ids is not None else torch.ones_like(decoder_input_ids)
+        dec_seg = (
+            decoder_segment_ids if decoder_segment_ids is not None else torch.ones_like(decoder_input_ids)
+        )
         hidden = self.decode(decoder_input_ids, encoder_hidden_states, enc_seg, dec_seg)
         logits = self.project(hidden)
         loss = None
         if labels is not None:
-            loss = F.cross_entropy(logits.float().reshape(-1, logits.shape[-1]), labels.reshape(-1), ignore_index=-100)
+            loss = F.cross_entropy(
+                logits.float().reshape(-1, logits.shape[-1]), labels.reshape(-1), ignore_index=-100
+            )
         return Seq2SeqOutput(logits=logits, loss=loss, encoder_hidden_states=encoder_hidden_states)
-
-    # ----- incremental decoding -----------------------------------------------------------
-    @torch.no_grad()
-    def start_decoding(self, encoder_hidden_states, attention_mask=None, max_length: int = 64) -> DecodeState:
-        """Precompute cross-attention K/V for every decoder layer and allocate the self cache.
-
-        The cross K/V are stored in `self.cross_cache_dtype` when set (the int8 engine keeps them
-        in bf16: every step reads all of them, so at large batches they cost more memory
-        traffic than the int8 weights).
-        """
-        b, s, _ = encoder_hidden_states.shape
-        cache_dtype = self.cross_cache_dtype or encoder_hidden_states.dtype
-        dev = encoder_hidden_states.device
-        mask = attention_mask if attention_mask is not None else torch.ones(b, s, device=dev)
-        cross_bias = _mask_to_bias(mask.bool()[:, None, :], self.dtype)
-        ck, cv, sk, sv = [], [], [], []
-        for block in self.decoder.block:
-            att = block.layer[1].EncDecAttention
-            k, v = att.project_kv(encoder_hidden_states)
-            ck.append(k.transpose(-1, -2).to(cache_dtype).contiguous())
-            cv.append(v.to(cache_dtype).contiguous())
-            sk.append(encoder_hidden_states.new_zeros(b, att.h, att.dk, max_length))
-            sv.append(encoder_hidden_states.new_zeros(b, att.h, max_length, att.dk))
-        owner = self.decoder.bias_owner
-        self_bias = owner.position_bias(1, max_length, dev, q_offset=max_length - 1)
-        self_bias = self_bias.to(encoder_hidden_states.dtype)
-        return DecodeState(sk, sv, ck, cv, cross_bias, max_length, self_bias)
-
-    @torch.no_grad()
-    def decode_step(self, state: DecodeState, token_ids: torch.Tensor) -> torch.Tensor:
-        """Feed one token per row; returns next-token logits [B, V] and advances the cache."""
-        return self.project(self.decode_tokens(state, token_ids[:, None]))[:, 0]
-
-    @torch.no_grad()
-    def decode_tokens(self, state: DecodeState, token_ids: torch.Tensor) -> torch.Tensor:
-        """Feed T tokens per row ([B, T], teacher forcing); returns final hidden states [B, T, d].
-
-        Advances the cache by T positions; `project` turns the result into logits. T = 1 is one
-        decoding step; a larger T scores a whole known continuation in one pass.
-        """
-        t, n = state.length, token_ids.shape[1]
-        if t + n > state.max_length:
-            raise ModelError(f"decode cache is full ({state.max_length} positions); use a larger max_length")
-        x = self.shared(token_ids)
-        b = x.shape[0]
-        if n == 1:
-            self_bias = state.self_bias[..., state.max_length - 1 - t :]
-        else:
-            owner = self.decoder.bias_owner
-            future = torch.ones(n, t + n, dtype=torch.bool, device=x.device).triu(t + 1)
-            self_bias = owner.position_bias(n, t + n, x.device, q_offset=t).to(x.dtype)
-            self_bias = self_bias.masked_fill(future, torch.finfo(x.dtype).min)
-        for i, block in enumerate(self.decoder.block):
-            sa, ca = block.layer[0], block.layer[1]
-            att, catt = sa.SelfAttention, ca.EncDecAttention
-            h = sa.layer_norm(x)
-            if hasattr(att, "qkv_fused"):
-                q, k, v = att.qkv_fused(h).chunk(3, dim=-1)
-            else:
-                q, k, v = att.q(h), att.k(h), att.v(h)
-            keys, values = state.self_k[i], state.self_v[i]
-            keys[..., t : t + n] = k.view(b, n, att.h, att.dk).permute(0, 2, 3, 1)
-            values[:, :, t : t + n] = v.view(b, n, att.h, att.dk).transpose(1, 2)
-            x = x + att.attend_cached(att.split(q), keys[..., : t + n], values[:, :, : t + n], self_bias)
-            cq = catt.split(catt.q(ca.layer_norm(x)))
-            x = x + catt.attend_cached(cq, state.cross_k[i], state.cross_v[i], state.cross_bias)
-            x = block.layer[2](x)
-        state.length = t + n
-        return self.decoder.final_layer_norm(x)
 
     def fuse_projections(self) -> T5:
         """Add fused [q; k; v], cross [k; v] and [wi_0; wi_1] Linears for inference (in place).
@@ -641,11 +534,15 @@ class T5(nn.Module):
         try:
             data = json.loads(cfg_file.read_text(encoding="utf-8"))
         except (json.JSONDecodeError, UnicodeDecodeError) as exc:
-            raise ModelError(f"{cfg_file} is not valid JSON ({exc}); re-save the model or fix the file") from None
+            raise ModelError(
+                f"{cfg_file} is not valid JSON ({exc}); re-save the model or fix the file"
+            ) from None
         if not isinstance(data, dict):
             raise ModelError(f"{cfg_file} must hold a JSON object")
         if data.get("model_type", "t5") not in ("t5", "mt5"):
-            raise ModelError(f"{folder} holds a {data.get('model_type')!r} model; flankit's T5 needs model_type 't5'")
+            raise ModelError(
+                f"{folder} holds a {data.get('model_type')!r} model; flankit's T5 needs model_type 't5'"
+            )
         config = T5Config.from_hf_dict(data)
         state = _read_state_dict(folder)
         model = cls(config)
@@ -672,7 +569,9 @@ class T5(nn.Module):
             )
         for k, v in state.items():
             if v.shape != own[k].shape:
-                raise ModelError(f"{source}: {k} has shape {tuple(v.shape)}, config expects {tuple(own[k].shape)}")
+                raise ModelError(
+                    f"{source}: {k} has shape {tuple(v.shape)}, config expects {tuple(own[k].shape)}"
+                )
         self.load_state_dict(state)
 
     def save_pretrained(self, path: str | Path) -> None:
@@ -682,7 +581,9 @@ class T5(nn.Module):
         folder = Path(path)
         folder.mkdir(parents=True, exist_ok=True)
         state = {k: v.detach().contiguous().cpu() for k, v in self.state_dict().items() if not _is_fused(k)}
-        (folder / "config.json").write_text(json.dumps(self.config.to_hf_dict(), indent=2) + "\n", encoding="utf-8")
+        (folder / "config.json").write_text(
+            json.dumps(self.config.to_hf_dict(), indent=2) + "\n", encoding="utf-8"
+        )
         save_file(state, str(folder / "model.safetensors"), metadata={"format": "pt"})
 
 
