@@ -9,14 +9,23 @@ from flankit.modeling.t5 import T5Config
 CONFIGS = {
     "v1_0_relu_tied": dict(feed_forward_proj="relu", tie_word_embeddings=True),
     "v1_1_gated_untied": dict(feed_forward_proj="gated-gelu", tie_word_embeddings=False),
-    "dkv_heads_ne_dmodel": dict(feed_forward_proj="gated-gelu", tie_word_embeddings=False, d_kv=12, num_heads=3),
+    "dkv_heads_ne_dmodel": dict(
+        feed_forward_proj="gated-gelu", tie_word_embeddings=False, d_kv=12, num_heads=3
+    ),
 }
 
 
 def small_config(**kw) -> T5Config:
     base = dict(
-        vocab_size=97, d_model=32, d_kv=8, d_ff=48, num_layers=2, num_heads=4,
-        relative_attention_num_buckets=8, relative_attention_max_distance=20, dropout_rate=0.0,
+        vocab_size=97,
+        d_model=32,
+        d_kv=8,
+        d_ff=48,
+        num_layers=2,
+        num_heads=4,
+        relative_attention_num_buckets=8,
+        relative_attention_max_distance=20,
+        dropout_rate=0.0,
     )
     base.update(kw)
     return T5Config(**base)
@@ -37,7 +46,64 @@ def padded_batch(vocab: int, lengths: list[int], seed: int = 0):
     return ids, (ids != 0).long()
 
 
-WORDS = ["the", "a", "an", "cat", "dog", "bird", "sat", "ran", "flew", "on", "over", "under", "mat", "hill", "tree", "happy", "sad", "angry", "movie", "film", "book", "great", "awful", "fine", "plot", "actor", "story", "because", "while", "and", "or", "not", "yes", "no", "maybe", "positive", "negative", "neutral", "question", "answer", "is", "was", "will", "be", "one", "two", "three", "four", "five", "six", "seven", "eight", "nine", "ten", "plus", "minus"]
+WORDS = [
+    "the",
+    "a",
+    "an",
+    "cat",
+    "dog",
+    "bird",
+    "sat",
+    "ran",
+    "flew",
+    "on",
+    "over",
+    "under",
+    "mat",
+    "hill",
+    "tree",
+    "happy",
+    "sad",
+    "angry",
+    "movie",
+    "film",
+    "book",
+    "great",
+    "awful",
+    "fine",
+    "plot",
+    "actor",
+    "story",
+    "because",
+    "while",
+    "and",
+    "or",
+    "not",
+    "yes",
+    "no",
+    "maybe",
+    "positive",
+    "negative",
+    "neutral",
+    "question",
+    "answer",
+    "is",
+    "was",
+    "will",
+    "be",
+    "one",
+    "two",
+    "three",
+    "four",
+    "five",
+    "six",
+    "seven",
+    "eight",
+    "nine",
+    "ten",
+    "plus",
+    "minus",
+]
 
 
 def tiny_model_dir(folder, seed: int = 0, **overrides):

@@ -29,7 +29,13 @@ def test_yaml_and_overrides(tmp_path):
     f = tmp_path / "run.yaml"
     f.write_text("steps: 5\noptim:\n  lr: 0.01\n")
     cfg = config.load(Run, f, ["optim.name=adamw", "bf16=true", "tasks=a,b"])
-    assert (cfg.steps, cfg.bf16, cfg.tasks, cfg.optim.lr, cfg.optim.name) == (5, True, ["a", "b"], 0.01, "adamw")
+    assert (cfg.steps, cfg.bf16, cfg.tasks, cfg.optim.lr, cfg.optim.name) == (
+        5,
+        True,
+        ["a", "b"],
+        0.01,
+        "adamw",
+    )
 
 
 def test_unknown_key_names_the_key_and_suggests(tmp_path):

@@ -23,25 +23,49 @@ def live_examples(engine, seed: int) -> list[dict]:
 
     zs = eval_examples("sentiment", _pick("sentiment", heldout=True), shots=0, limit=1, seed=seed + 1)[0]
     out = engine.generate([zs["inputs"]], max_new_tokens=12)[0]
-    shown.append({"kind": "zero-shot instruction in words never trained on", "prompt": zs["inputs"],
-                  "output": str(out), "gold": zs["targets"]})
+    shown.append(
+        {
+            "kind": "zero-shot instruction in words never trained on",
+            "prompt": zs["inputs"],
+            "output": str(out),
+            "gold": zs["targets"],
+        }
+    )
 
     fs = eval_examples("topic", _pick("topic", heldout=False), shots=2, limit=1, seed=seed + 2)[0]
     out = engine.generate([fs["inputs"]], max_new_tokens=12)[0]
-    shown.append({"kind": "few-shot prompt", "prompt": fs["inputs"], "output": str(out), "gold": fs["targets"]})
+    shown.append(
+        {"kind": "few-shot prompt", "prompt": fs["inputs"], "output": str(out), "gold": fs["targets"]}
+    )
 
-    cl = eval_examples("nli", _pick("nli", heldout=True), shots=0, with_options=False, limit=1, seed=seed + 3)[0]
+    cl = eval_examples(
+        "nli", _pick("nli", heldout=True), shots=0, with_options=False, limit=1, seed=seed + 3
+    )[0]
     options = cl["options"]
     choice = engine.classify([cl["inputs"]], [options])[0]
     constrained = engine.generate([cl["inputs"]], max_new_tokens=8, allowed_outputs=options)[0]
-    shown.append({"kind": "constrained classification (rank scores over the label set)", "prompt": cl["inputs"],
-                  "output": choice.choice, "constrained_generation": str(constrained),
-                  "probs": {k: round(v, 3) for k, v in choice.probs.items()}, "gold": cl["answer"]})
+    shown.append(
+        {
+            "kind": "constrained classification (rank scores over the label set)",
+            "prompt": cl["inputs"],
+            "output": choice.choice,
+            "constrained_generation": str(constrained),
+            "probs": {k: round(v, 3) for k, v in choice.probs.items()},
+            "gold": cl["answer"],
+        }
+    )
 
     cot = eval_examples("arithmetic", _pick("arithmetic", kind="cot"), cot=True, limit=1, seed=seed + 4)[0]
     out = engine.generate([cot["inputs"]], max_new_tokens=96)[0]
-    shown.append({"kind": "step-by-step arithmetic", "prompt": cot["inputs"], "output": str(out),
-                  "extracted_answer": extract_answer(str(out)), "gold": cot["answer"]})
+    shown.append(
+        {
+            "kind": "step-by-step arithmetic",
+            "prompt": cot["inputs"],
+            "output": str(out),
+            "extracted_answer": extract_answer(str(out)),
+            "gold": cot["answer"],
+        }
+    )
     return shown
 
 
@@ -53,10 +77,19 @@ def summary_rows(doc: dict) -> list[list[str]]:
     rows = []
     for task, r in doc["per_task"].items():
         shots = r["by_shots"]
-        rows.append([task, _pct(r["seen_template_accuracy"]), _pct(r["heldout_template_accuracy"]),
-                     _pct(shots.get("0")), _pct(max((v for k, v in shots.items() if k != "0"), default=None)),
-                     f"{r.get('robustness_zero_shot', {}).get('spread', 0) * 100:.1f}"])
-    rows.append(["MEAN", _pct(doc["seen_template_accuracy"]), _pct(doc["heldout_template_accuracy"]), "", "", ""])
+        rows.append(
+            [
+                task,
+                _pct(r["seen_template_accuracy"]),
+                _pct(r["heldout_template_accuracy"]),
+                _pct(shots.get("0")),
+                _pct(max((v for k, v in shots.items() if k != "0"), default=None)),
+                f"{r.get('robustness_zero_shot', {}).get('spread', 0) * 100:.1f}",
+            ]
+        )
+    rows.append(
+        ["MEAN", _pct(doc["seen_template_accuracy"]), _pct(doc["heldout_template_accuracy"]), "", "", ""]
+    )
     return rows
 
 
@@ -127,15 +160,27 @@ def write_demo_report(doc: dict, out: Path, loss_png: Path) -> Path:
     plots.append(("Seen vs held-out templates", plot_seen_vs_heldout(doc, out / "seen_vs_heldout.png").name))
     for png in sorted((out / "eval" / "plots").glob("*.png")):
         plots.append((png.stem.replace("_", " "), f"eval/plots/{png.name}"))
-    lines = ["# flankit demo: a miniature FLAN-T5", "",
-             f"Seed {doc['seed']}, {doc['train']['steps']} training steps, final loss "
-             f"{doc['train']['final_loss']:.3f}. Held-out templates were never seen in training.", "",
-             "| " + " | ".join(HEADER) + " |", "|" + "---|" * len(HEADER)]
+    lines = [
+        "# flankit demo: a miniature FLAN-T5",
+        "",
+        f"Seed {doc['seed']}, {doc['train']['steps']} training steps, final loss "
+        f"{doc['train']['final_loss']:.3f}. Held-out templates were never seen in training.",
+        "",
+        "| " + " | ".join(HEADER) + " |",
+        "|" + "---|" * len(HEADER),
+    ]
     lines += ["| " + " | ".join(r) + " |" for r in summary_rows(doc)]
     lines += ["", "## Live examples", ""]
     for ex in doc["examples"]:
-        lines += [f"**{ex['kind']}**", "", "```", ex["prompt"], "```",
-                  f"Output: `{ex['output']}` (gold: `{ex['gold']}`)", ""]
+        lines += [
+            f"**{ex['kind']}**",
+            "",
+            "```",
+            ex["prompt"],
+            "```",
+            f"Output: `{ex['output']}` (gold: `{ex['gold']}`)",
+            "",
+        ]
         if "probs" in ex:
             lines += [f"Option probabilities: {ex['probs']}", ""]
     lines += ["## Plots", ""] + [f"### {title}\n\n![{title}]({p})\n" for title, p in plots]

@@ -10,7 +10,9 @@ from flankit.cli import main
 
 
 def run(*args):
-    return subprocess.run([sys.executable, "-m", "flankit.cli", *args], capture_output=True, text=True, timeout=120)
+    return subprocess.run(
+        [sys.executable, "-m", "flankit.cli", *args], capture_output=True, text=True, timeout=120
+    )
 
 
 def test_help_lists_subcommands():

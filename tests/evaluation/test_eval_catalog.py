@@ -68,9 +68,9 @@ def test_leave_one_cluster_out_picks_the_cluster_tasks():
     offline_nli = {t.name for t in list_tasks(include_online=False) if t.cluster == "nli"}
     # other tests may register local-file NLI tasks; the builtin one must be there, nothing else
     assert {c.spec.name for c in cells} == offline_nli
-    assert "nli" in offline_nli and not {t.name for t in list_tasks(include_online=False) if t.cluster != "nli"} & {
-        c.spec.name for c in cells
-    }
+    assert "nli" in offline_nli and not {
+        t.name for t in list_tasks(include_online=False) if t.cluster != "nli"
+    } & {c.spec.name for c in cells}
     assert mixture_tasks("builtin") and set(mixture_tasks("builtin")) <= set(BUILTIN)
 
 

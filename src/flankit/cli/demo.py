@@ -13,7 +13,9 @@ def demo(
     out: str = typer.Option("demo_out", help="Output folder."),
     seed: int = typer.Option(0, help="Seed (same seed, same numbers)."),
     resume: bool = typer.Option(False, "--resume", help="Continue an interrupted run in OUT."),
-    overrides: list[str] = typer.Option([], "--set", help="Demo config overrides key=value (see flankit.demo.DemoConfig)."),
+    overrides: list[str] = typer.Option(
+        [], "--set", help="Demo config overrides key=value (see flankit.demo.DemoConfig)."
+    ),
 ) -> None:
     """Instruction-tune a tiny T5 on the builtin mixture, evaluate it, and show the FLAN effect."""
     from flankit import config

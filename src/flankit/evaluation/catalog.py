@@ -84,7 +84,11 @@ def _file_rows(task, path: Path) -> list[dict]:
     # (its column names are the hub's), so e.g. SST-2's `LABEL text` file maps 0/1 to its labels.
     keep = None if base["type"] == "local" else ("label_map", "hook", "constants")
     # a user-given file is evaluated whole: drop the split carving meant for the catalog file
-    src = {k: v for k, v in base.items() if k not in ("files", "_base_dir", "carve") and (keep is None or k in keep)}
+    src = {
+        k: v
+        for k, v in base.items()
+        if k not in ("files", "_base_dir", "carve") and (keep is None or k in keep)
+    }
     src.update(type="local", files={"test": str(path.resolve())})
     local = dataclasses.replace(task, sources=[src], splits=["test"])
     try:

@@ -61,8 +61,14 @@ def model_info(name: str) -> ModelInfo:
     n = count_parameters(cfg)
     # int8 quantizes the matrices; norms and position biases stay fp32 (negligible)
     return ModelInfo(
-        source=name, parameters=n, encoder_layers=cfg.num_layers, decoder_layers=cfg.num_decoder_layers,
-        d_model=cfg.d_model, heads=cfg.num_heads, vocab_size=cfg.vocab_size, feed_forward=cfg.feed_forward_proj,
+        source=name,
+        parameters=n,
+        encoder_layers=cfg.num_layers,
+        decoder_layers=cfg.num_decoder_layers,
+        d_model=cfg.d_model,
+        heads=cfg.num_heads,
+        vocab_size=cfg.vocab_size,
+        feed_forward=cfg.feed_forward_proj,
         tied_embeddings=cfg.tie_word_embeddings,
         weight_mb={k: round(n * b / 2**20, 1) for k, b in BYTES.items()},
     )

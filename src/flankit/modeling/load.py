@@ -26,15 +26,47 @@ from flankit.modeling.t5 import T5, T5Config
 
 SIZES: dict[str, dict] = {
     # about 2M parameters (with a 2k vocabulary): the offline demo's model
-    "mini": dict(d_model=128, d_kv=32, d_ff=384, num_layers=3, num_heads=4, feed_forward_proj="gated-gelu",
-                 tie_word_embeddings=False, dropout_rate=0.0),
+    "mini": dict(
+        d_model=128,
+        d_kv=32,
+        d_ff=384,
+        num_layers=3,
+        num_heads=4,
+        feed_forward_proj="gated-gelu",
+        tie_word_embeddings=False,
+        dropout_rate=0.0,
+    ),
     # a few million parameters: trains in minutes on two CPU cores
-    "tiny": dict(d_model=256, d_kv=32, d_ff=640, num_layers=4, num_heads=8, feed_forward_proj="gated-gelu",
-                 tie_word_embeddings=False, dropout_rate=0.0),
-    "small": dict(d_model=512, d_kv=64, d_ff=1024, num_layers=8, num_heads=6, feed_forward_proj="gated-gelu",
-                  tie_word_embeddings=False, dropout_rate=0.1),
-    "base": dict(d_model=768, d_kv=64, d_ff=2048, num_layers=12, num_heads=12, feed_forward_proj="gated-gelu",
-                 tie_word_embeddings=False, dropout_rate=0.1),
+    "tiny": dict(
+        d_model=256,
+        d_kv=32,
+        d_ff=640,
+        num_layers=4,
+        num_heads=8,
+        feed_forward_proj="gated-gelu",
+        tie_word_embeddings=False,
+        dropout_rate=0.0,
+    ),
+    "small": dict(
+        d_model=512,
+        d_kv=64,
+        d_ff=1024,
+        num_layers=8,
+        num_heads=6,
+        feed_forward_proj="gated-gelu",
+        tie_word_embeddings=False,
+        dropout_rate=0.1,
+    ),
+    "base": dict(
+        d_model=768,
+        d_kv=64,
+        d_ff=2048,
+        num_layers=12,
+        num_heads=12,
+        feed_forward_proj="gated-gelu",
+        tie_word_embeddings=False,
+        dropout_rate=0.1,
+    ),
 }
 DTYPES = {"fp32": torch.float32, "float32": torch.float32, "bf16": torch.bfloat16, "bfloat16": torch.bfloat16}
 FP16_NAMES = ("fp16", "float16", "half")
@@ -83,7 +115,9 @@ def _hub_snapshot(name: str) -> Path:
     try:
         from huggingface_hub import snapshot_download
 
-        return Path(snapshot_download(name, allow_patterns=["*.json", "*.safetensors", "*.model", "*.bin", "*.txt"]))
+        return Path(
+            snapshot_download(name, allow_patterns=["*.json", "*.safetensors", "*.model", "*.bin", "*.txt"])
+        )
     except Exception as exc:
         raise OfflineError(
             f"Cannot fetch {name!r} from the Hugging Face hub ({type(exc).__name__}). This machine may be "
@@ -99,10 +133,14 @@ def resolve_path(name_or_path: str | Path) -> Path:
         return Path(name)
     if _looks_like_hub_id(name) or ("/" not in name and name.startswith(("t5", "flan"))):
         return _hub_snapshot(name)
-    raise ModelError(f"Model folder {name!r} does not exist (and it is not a hub id like 'google/flan-t5-small').")
+    raise ModelError(
+        f"Model folder {name!r} does not exist (and it is not a hub id like 'google/flan-t5-small')."
+    )
 
 
-def load_model(name_or_path: str | Path, dtype: str | torch.dtype | None = "fp32", vocab_size: int = 32128) -> T5:
+def load_model(
+    name_or_path: str | Path, dtype: str | torch.dtype | None = "fp32", vocab_size: int = 32128
+) -> T5:
     """Load our T5 from a folder or hub id, or build one of the named random sizes."""
     torch_dtype = resolve_dtype(dtype)
     if str(name_or_path) in SIZES:
@@ -116,7 +154,9 @@ def load_tokenizer(name_or_path: str | Path):
 
     folder = resolve_path(name_or_path)
     if not any((folder / f).is_file() for f in ("tokenizer.json", "spiece.model", "tokenizer_config.json")):
-        raise ModelError(f"{folder} has no tokenizer files (tokenizer.json or spiece.model); save one with the model.")
+        raise ModelError(
+            f"{folder} has no tokenizer files (tokenizer.json or spiece.model); save one with the model."
+        )
     try:
         return AutoTokenizer.from_pretrained(str(folder))
     except Exception as exc:
@@ -134,24 +174,45 @@ def train_tokenizer(texts: Iterable[str], out_dir: str | Path, vocab_size: int =
 
     pieces = vocab_size - NUM_SENTINELS
     if pieces < 16:
-        raise ModelError(f"vocab_size {vocab_size} is too small: it must exceed the {NUM_SENTINELS} sentinels by 16+")
+        raise ModelError(
+            f"vocab_size {vocab_size} is too small: it must exceed the {NUM_SENTINELS} sentinels by 16+"
+        )
     buf = io.BytesIO()
     sentences = (t for t in texts if t and t.strip())
     try:
         spm.SentencePieceTrainer.train(
-            sentence_iterator=sentences, model_writer=buf, vocab_size=pieces, model_type="unigram",
-            pad_id=0, eos_id=1, unk_id=2, bos_id=-1, pad_piece="<pad>", eos_piece="</s>", unk_piece="<unk>",
-            character_coverage=1.0, num_threads=1, minloglevel=2, hard_vocab_limit=False,
-            input_sentence_size=2_000_000, shuffle_input_sentence=False, max_sentence_length=8192,
+            sentence_iterator=sentences,
+            model_writer=buf,
+            vocab_size=pieces,
+            model_type="unigram",
+            pad_id=0,
+            eos_id=1,
+            unk_id=2,
+            bos_id=-1,
+            pad_piece="<pad>",
+            eos_piece="</s>",
+            unk_piece="<unk>",
+            character_coverage=1.0,
+            num_threads=1,
+            minloglevel=2,
+            hard_vocab_limit=False,
+            input_sentence_size=2_000_000,
+            shuffle_input_sentence=False,
+            max_sentence_length=8192,
         )
     except RuntimeError as exc:
-        raise ModelError(f"tokenizer training failed: {exc}. Give more (or more varied) text, or a smaller vocab_size.") from None
+        raise ModelError(
+            f"tokenizer training failed: {exc}. Give more (or more varied) text, or a smaller vocab_size."
+        ) from None
     proto = sentencepiece_model_pb2.ModelProto()
     proto.ParseFromString(buf.getvalue())
     vocab = [(p.piece, p.score) for p in proto.pieces]
     vocab += [(f"<extra_id_{i}>", 0.0) for i in reversed(range(NUM_SENTINELS))]  # <extra_id_0> is the last id
-    tok = T5Tokenizer(vocab=vocab, extra_ids=NUM_SENTINELS,
-                      _spm_precompiled_charsmap=proto.normalizer_spec.precompiled_charsmap)
+    tok = T5Tokenizer(
+        vocab=vocab,
+        extra_ids=NUM_SENTINELS,
+        _spm_precompiled_charsmap=proto.normalizer_spec.precompiled_charsmap,
+    )
     out = Path(out_dir)
     out.mkdir(parents=True, exist_ok=True)
     tok.save_pretrained(str(out))

@@ -27,10 +27,8 @@ from flankit.data.builtin.words import (
 
 # ---------------------------------------------------------------- extractive QA
 FIELDS_OF_STUDY = word_list(
-
-        "history chemistry music law economics biology architecture physics linguistics medicine geology "
-        "philosophy"
-
+    "history chemistry music law economics biology architecture physics linguistics medicine geology "
+    "philosophy"
 )
 PETS = word_list("cat dog parrot tortoise rabbit hamster")
 PET_NAMES = word_list("Biscuit Pepper Mango Ziggy Olive Captain Noodle Pixel Juniper Waffle")
@@ -154,11 +152,9 @@ def headlines(rng: random.Random) -> dict:
 
 # ---------------------------------------------------------------- translation into Veltish
 NOUNS = word_list(
-
-        "dog cat bird farmer clown teacher river candle mountain window garden lantern basket mirror "
-        "forest ladder wagon castle island rocket tiger violin kettle horse sailor baker wolf apple "
-        "letter boat key drum"
-
+    "dog cat bird farmer clown teacher river candle mountain window garden lantern basket mirror "
+    "forest ladder wagon castle island rocket tiger violin kettle horse sailor baker wolf apple "
+    "letter boat key drum"
 )
 VERBS_3SG = word_list("sees likes carries finds paints follows watches holds builds wants visits hides")
 ADJS = ADJECTIVES + COLORS

@@ -18,33 +18,25 @@ def with_article(word: str) -> str:
 
 
 FEMALE = word_list(
-
-        "Maria Aisha Chloe Emma Fatima Grace Hannah Ines Julia Keiko Lena Mei Nadia Olivia Priya Rosa "
-        "Sofia Tara Uma Vera Wendy Yara Zoe Amara Beatriz Clara Daria Elena Freya Greta Helga Ingrid "
-        "Lucia Mira"
-
+    "Maria Aisha Chloe Emma Fatima Grace Hannah Ines Julia Keiko Lena Mei Nadia Olivia Priya Rosa "
+    "Sofia Tara Uma Vera Wendy Yara Zoe Amara Beatriz Clara Daria Elena Freya Greta Helga Ingrid "
+    "Lucia Mira"
 )
 MALE = word_list(
-
-        "Adam Bruno Carlos Daniel Ethan Felix George Hiro Ivan James Kofi Liam Marco Noah Omar Pablo "
-        "Quentin Rahul Samuel Tomas Umar Victor Wei Yusuf Anton Boris Cedric Diego Emil Farid Gustav Hugo "
-        "Igor Jonas"
-
+    "Adam Bruno Carlos Daniel Ethan Felix George Hiro Ivan James Kofi Liam Marco Noah Omar Pablo "
+    "Quentin Rahul Samuel Tomas Umar Victor Wei Yusuf Anton Boris Cedric Diego Emil Farid Gustav Hugo "
+    "Igor Jonas"
 )
 NAMES = FEMALE + MALE
 SURNAMES = word_list(
-
-        "Okafor Lindqvist Moreau Tanaka Silva Novak Haddad Kowalski Brennan Petrov Castillo Nguyen "
-        "Fischer Adeyemi Rossi Varga Sato Jensen Mendes Kaur Dubois Horvath Iqbal Larsen Mwangi Ortega "
-        "Papadopoulos Quinn"
-
+    "Okafor Lindqvist Moreau Tanaka Silva Novak Haddad Kowalski Brennan Petrov Castillo Nguyen "
+    "Fischer Adeyemi Rossi Varga Sato Jensen Mendes Kaur Dubois Horvath Iqbal Larsen Mwangi Ortega "
+    "Papadopoulos Quinn"
 )
 CITIES = word_list(
-
-        "Lisbon Nairobi Oslo Denver Kyoto Lima Accra Porto Dublin Seville Bergen Tucson Hanoi Quito Leeds "
-        "Krakow Perth Halifax Cusco Tartu Tbilisi Valencia Bologna Mombasa Adelaide Geneva Utrecht Graz "
-        "Malmo Salta Cork Riga Nantes Bremen Busan Fresno"
-
+    "Lisbon Nairobi Oslo Denver Kyoto Lima Accra Porto Dublin Seville Bergen Tucson Hanoi Quito Leeds "
+    "Krakow Perth Halifax Cusco Tartu Tbilisi Valencia Bologna Mombasa Adelaide Geneva Utrecht Graz "
+    "Malmo Salta Cork Riga Nantes Bremen Busan Fresno"
 )
 PLACES = (
     "the market",
@@ -68,20 +60,16 @@ PLACES = (
     "the cinema",
 )
 OCCUPATIONS = word_list(
-
-        "teacher nurse baker pilot farmer painter lawyer chef student engineer doctor musician carpenter "
-        "gardener librarian journalist plumber dentist tailor fisherman architect scientist mechanic "
-        "photographer pharmacist"
-
+    "teacher nurse baker pilot farmer painter lawyer chef student engineer doctor musician carpenter "
+    "gardener librarian journalist plumber dentist tailor fisherman architect scientist mechanic "
+    "photographer pharmacist"
 )
 DAYS = word_list("Monday Tuesday Wednesday Thursday Friday Saturday Sunday")
 TIMES = ("in the morning", "at noon", "in the afternoon", "in the evening", "at night", "at dawn")
 COLORS = word_list("red blue green yellow white black brown grey orange purple")
 ADJECTIVES = word_list(
-
-        "small large old new heavy light cheap shiny wooden broken tiny huge quiet round square warm cold "
-        "soft plain rare"
-
+    "small large old new heavy light cheap shiny wooden broken tiny huge quiet round square warm cold "
+    "soft plain rare"
 )
 # Objects with the category used for entailment by generalisation ("a lamp" -> "an object").
 OBJECTS = {
@@ -142,11 +130,9 @@ VERBS = {
 VERB_NAMES = tuple(VERBS)
 RELATIVES = ("a neighbour", "an old friend", "the twins", "a colleague", "a cousin", "a classmate")
 COMMON_WORDS = word_list(
-
-        "apple river candle mountain window garden pencil thunder village ocean blanket rocket violin "
-        "meadow lantern harbor feather castle island basket mirror forest ladder button wagon pepper "
-        "marble saddle tunnel copper dragon engine falcon glacier hammer jungle kettle lemon magnet "
-        "needle orchid parade quartz riddle silver tiger umbrella velvet walnut yogurt zebra anchor "
-        "bridge cactus desert echo fabric guitar helmet iceberg"
-
+    "apple river candle mountain window garden pencil thunder village ocean blanket rocket violin "
+    "meadow lantern harbor feather castle island basket mirror forest ladder button wagon pepper "
+    "marble saddle tunnel copper dragon engine falcon glacier hammer jungle kettle lemon magnet "
+    "needle orchid parade quartz riddle silver tiger umbrella velvet walnut yogurt zebra anchor "
+    "bridge cactus desert echo fabric guitar helmet iceberg"
 )
