@@ -28,47 +28,7 @@ import httpx
 from flankit.serving.launch import free_port, spawn_server, stop_server, wait_healthy
 
 ROOT = Path(__file__).resolve().parents[1]
-WORDS = [
-    "the",
-    "a",
-    "cat",
-    "dog",
-    "bird",
-    "sat",
-    "ran",
-    "flew",
-    "on",
-    "over",
-    "under",
-    "mat",
-    "hill",
-    "tree",
-    "happy",
-    "sad",
-    "movie",
-    "film",
-    "book",
-    "great",
-    "awful",
-    "plot",
-    "actor",
-    "story",
-    "because",
-    "while",
-    "and",
-    "not",
-    "yes",
-    "no",
-    "question",
-    "answer",
-    "is",
-    "was",
-    "one",
-    "two",
-    "three",
-    "four",
-    "five",
-]
+WORDS = "the a cat dog bird sat ran flew on over under mat hill tree happy sad movie film book great awful plot actor story because while and not yes no question answer is was one two three four five".split()
 CLIENT_TIMEOUT_S = 60.0
 MAX_DURATION_S = 60.0
 MAX_CLIENTS = 256
