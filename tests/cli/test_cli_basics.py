@@ -32,3 +32,9 @@ def test_error_is_a_message_not_a_traceback(tmp_path):
     out = run("model", "info", str(tmp_path / "missing"))
     assert out.returncode != 0
     assert "error:" in out.stderr and "Traceback" not in out.stderr
+
+
+def test_unknown_option_is_a_usage_message_not_a_traceback():
+    out = run("demo", "--mixture", "x")
+    assert out.returncode == 2
+    assert "No such option: --mixture" in out.stderr and "Traceback" not in out.stderr
