@@ -66,3 +66,18 @@ def tiny_model_dir(folder, seed: int = 0, **overrides):
     model = T5(small_config(vocab_size=len(tok), **overrides)).eval()
     model.save_pretrained(folder)
     return model, tok
+
+
+def greedy_logits(model, prompts, steps: int) -> torch.Tensor:
+    """[rows, steps, V] logits of `model`'s cached greedy decoding of token-id `prompts`."""
+    from flankit.inference.decoding import pad_ids
+
+    ids, mask = pad_ids(prompts, 0)
+    with torch.inference_mode():
+        state = model.start_decoding(model.encode(ids, mask), mask, max_length=steps)
+        tok, out = torch.zeros(len(prompts), dtype=torch.long), []
+        for _ in range(steps):
+            logits = model.decode_step(state, tok)
+            out.append(logits)
+            tok = logits.argmax(-1)
+    return torch.stack(out, 1)

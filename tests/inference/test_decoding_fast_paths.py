@@ -7,6 +7,7 @@ import pytest
 import torch
 from torch import nn
 
+import t5_testing
 from flankit.inference.decoding import encode_padded, pad_ids
 from flankit.modeling.quantize import quantize_int8
 from flankit.modeling.t5 import T5
@@ -21,15 +22,7 @@ def models(trained_dir):
 
 
 def greedy_logits(model, steps=6):
-    ids, mask = pad_ids(PROMPTS, 0)
-    with torch.inference_mode():
-        state = model.start_decoding(model.encode(ids, mask), mask, max_length=steps)
-        tok, out = torch.zeros(len(PROMPTS), dtype=torch.long), []
-        for _ in range(steps):
-            logits = model.decode_step(state, tok)
-            out.append(logits)
-            tok = logits.argmax(-1)
-    return torch.stack(out, 1)
+    return t5_testing.greedy_logits(model, PROMPTS, steps)
 
 
 def test_fused_projections_match_plain_model(models):

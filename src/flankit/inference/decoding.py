@@ -142,6 +142,21 @@ def _banned_ngram_tokens(rows: list[list[int]], n: int) -> list[set[int]]:
     return out
 
 
+def argmax_rows(scores: torch.Tensor, width: int = 128) -> torch.Tensor:
+    """`scores.argmax(-1)` for [rows, V], first maximum included, in two vectorized passes.
+
+    torch's CPU argmax over a 32k vocabulary is a scalar loop (about 10x slower than `amax`):
+    take the max of each block of `width` columns, the first block holding the row's maximum,
+    then the first maximum inside it. Vocabularies that are no multiple of `width` use argmax.
+    """
+    rows, vocab = scores.shape
+    if vocab % width:
+        return scores.argmax(-1)
+    block = scores.view(rows, vocab // width, width).amax(-1).argmax(-1)
+    cols = block[:, None] * width + torch.arange(width, device=scores.device)
+    return block * width + scores.gather(1, cols).argmax(-1)
+
+
 def warp_and_sample(scores: torch.Tensor, cfg, generator: torch.Generator | None) -> torch.Tensor:
     """Temperature, top-k, top-p (nucleus), then a draw from the resulting distribution."""
     if cfg.temperature != 1.0:
@@ -206,7 +221,7 @@ def decode_batch(
             scores = process_logits(scores.float(), history, step, cfg, eos)
         if trie:
             scores = scores + trie.mask(nodes, scores.shape[-1])
-        nxt = warp_and_sample(scores, cfg, generator) if cfg.do_sample else scores.argmax(-1)
+        nxt = warp_and_sample(scores, cfg, generator) if cfg.do_sample else argmax_rows(scores)
         history[:, step] = nxt
         out[rows, step] = nxt  # a finished row's later tokens land past its length, unread
         finished = nxt == eos

@@ -19,6 +19,12 @@ from __future__ import annotations
 import torch
 
 from flankit.errors import ModelError
+from flankit.modeling import kernels
+
+# padded positions per cross K/V projection GEMM (see `_projection_chunks`)
+PROJECT_TOKENS = 512
+# initial self-cache length for the fused kernels (it doubles when full)
+SELF_BLOCK = 32
 
 
 def compute_dtype(x: torch.Tensor) -> torch.dtype:
@@ -99,11 +105,51 @@ class DecodeState:
         out.length = self.length
         return out
 
+    def fused_self_step(self, t: int) -> torch.Tensor:
+        """For the fused kernels: make room for position `t` and return its position bias over
+        the whole self cache, [1, H, 1, capacity], with positions after `t` masked.
+
+        The fused kernels read the self cache whole (contiguous, one compiled shape per
+        capacity) instead of a strided prefix, so it starts short and doubles when full.
+        """
+        cap = self.self_k[0].shape[2]
+        if t == cap:
+            grown = min(2 * cap, self.max_length)
+            for cache in (self.self_k, self.self_v):
+                for i, old in enumerate(cache):
+                    cache[i] = torch.cat([old, old.new_zeros(*old.shape[:2], grown - cap, old.shape[3])], 2)
+            cap = grown
+        bias = self.self_bias.new_full(
+            (*self.self_bias.shape[:3], cap), torch.finfo(self.self_bias.dtype).min
+        )
+        bias[..., : t + 1] = self.self_bias[..., self.max_length - 1 - t :]
+        return bias
+
+
+def _projection_chunks(mask: torch.Tensor, tokens: int | None = None):
+    """(row slice, width) pieces of a [B, S] attention mask for the cross K/V projection.
+
+    Each piece covers consecutive rows, about `tokens` padded positions, and only the columns
+    up to its last attended position: GEMMs over a few hundred rows run faster here than one
+    over the whole batch (their output stays in cache), and padding past every row's end in
+    the piece is never projected (it stays zero in the cache and masked in attention).
+    `tokens` defaults to `PROJECT_TOKENS`.
+    """
+    b, s = mask.shape
+    tokens = tokens or PROJECT_TOKENS
+    ends = (mask.ne(0) * torch.arange(1, s + 1, device=mask.device)).amax(1).clamp(min=1).tolist()
+    start = 0
+    while start < b:
+        stop = start + max(1, tokens // max(ends[start], 1))
+        yield slice(start, min(stop, b)), max(ends[start:stop])
+        start = stop
+
 
 class DecodingMixin:
     """Incremental decoding and token-tree scoring for `T5` (see the module docstring)."""
 
     cross_cache_dtype: torch.dtype | None = None  # see `start_decoding`
+    fused_kernels = False  # compiled attention steps (`flankit.modeling.kernels`), set by the int8 engine
 
     @torch.no_grad()
     def start_decoding(
@@ -114,7 +160,8 @@ class DecodingMixin:
         `group` decoder rows (beams) per prompt share its cross K/V (see `DecodeState`). The
         cross K/V are stored in `self.cross_cache_dtype` when set (the int8 engine keeps them
         in bf16: every step reads all of them, so at large batches they cost more memory
-        traffic than the int8 weights).
+        traffic than the int8 weights). They are projected in pieces of a few hundred
+        positions, each only as wide as its longest row (`_projection_chunks`).
         """
         b, s, _ = encoder_hidden_states.shape
         dev = encoder_hidden_states.device
@@ -123,20 +170,35 @@ class DecodingMixin:
         att = self.decoder.block[0].layer[1].EncDecAttention
         layers, dtype = len(self.decoder.block), encoder_hidden_states.dtype
         cache_dtype = self.cross_cache_dtype or dtype
-        cross_k, cross_v = [], []
-        for block in self.decoder.block:
-            # convert first (a plain pass that keeps the projection's layout), then lay out
-            # [B, H, S, dk] on the smaller tensor; a converting transpose in one copy is slower
-            k, v = block.layer[1].EncDecAttention.project_kv(encoder_hidden_states)
-            cross_k.append(k.to(cache_dtype).contiguous())
-            cross_v.append(v.to(cache_dtype).contiguous())
-        # the self cache is written at each position before it is read, so it needs no zeroing
-        shape = (b * group, att.h, max_length, att.dk)
+        cross_k = [
+            encoder_hidden_states.new_empty((b, att.h, s, att.dk), dtype=cache_dtype) for _ in range(layers)
+        ]
+        cross_v = [torch.empty_like(k) for k in cross_k]
+        # bf16 Linears pay a weight reorder per call here (oneDNN): one call for the batch
+        pieces = _projection_chunks(mask, None if dtype == torch.float32 else b * s)
+        for rows, width in pieces:
+            enc = encoder_hidden_states[rows, :width]
+            for block, k_cache, v_cache in zip(self.decoder.block, cross_k, cross_v, strict=True):
+                # converted in the projection's layout, then laid out [B, H, S, dk] on the
+                # smaller tensor: a converting transpose in one copy is slower
+                k, v = block.layer[1].EncDecAttention.project_kv(enc, cache_dtype)
+                k_cache[rows, :, :width] = k
+                v_cache[rows, :, :width] = v
+                k_cache[rows, :, width:] = 0  # masked, but must be finite (0 * NaN is NaN)
+                v_cache[rows, :, width:] = 0
+        # the eager path reads the self cache up to the current position, which is written
+        # before it is read, so it needs no zeroing; the fused kernels read it whole (zeroed,
+        # masked past the position, see `DecodeState.fused_self_step`), in the cross dtype
+        if self.fused_kernels:
+            shape, alloc = (b * group, att.h, min(max_length, SELF_BLOCK), att.dk), torch.zeros
+            self_dtype = cache_dtype
+        else:
+            shape, alloc, self_dtype = (b * group, att.h, max_length, att.dk), torch.empty, dtype
         owner = self.decoder.bias_owner
         self_bias = owner.position_bias(1, max_length, dev, q_offset=max_length - 1).to(dtype)
         return DecodeState(
-            [encoder_hidden_states.new_empty(shape) for _ in range(layers)],
-            [encoder_hidden_states.new_empty(shape) for _ in range(layers)],
+            [alloc(shape, dtype=self_dtype, device=dev) for _ in range(layers)],
+            [alloc(shape, dtype=self_dtype, device=dev) for _ in range(layers)],
             cross_k,
             cross_v,
             cross_bias,
@@ -153,7 +215,10 @@ class DecodingMixin:
             raise ModelError(f"decode cache is full ({state.max_length} positions); use a larger max_length")
         x = self.shared(token_ids[:, None])
         b = x.shape[0]
-        self_bias = state.self_bias[..., state.max_length - 1 - t :]
+        if self.fused_kernels:
+            self_bias, upto = state.fused_self_step(t), None
+        else:
+            self_bias, upto = state.self_bias[..., state.max_length - 1 - t :], t + 1
         for i, block in enumerate(self.decoder.block):
             sa, ca = block.layer[0], block.layer[1]
             att, catt = sa.SelfAttention, ca.EncDecAttention
@@ -162,17 +227,25 @@ class DecodingMixin:
                 q, k, v = att.qkv_fused(h).chunk(3, dim=-1)
             else:
                 q, k, v = att.q(h), att.k(h), att.v(h)
-            keys, values = state.self_k[i][:, :, : t + 1], state.self_v[i][:, :, : t + 1]
+            keys, values = state.self_k[i][:, :, :upto], state.self_v[i][:, :, :upto]
             keys[:, :, t] = k.view(b, att.h, att.dk)
             values[:, :, t] = v.view(b, att.h, att.dk)
-            x = x + attend_cached(att, att.split(q), keys, values, self_bias)
+            x = x + self._attend(att, att.split(q), keys, values, self_bias, kernels.self_attention)
             # the rows of a group are the queries of their shared cross-attention row
             cq = catt.q(ca.layer_norm(x)).view(state.cross_bias.shape[0], -1, catt.h * catt.dk)
-            cross = attend_cached(catt, catt.split(cq), state.cross_k[i], state.cross_v[i], state.cross_bias)
+            kv = state.cross_k[i], state.cross_v[i]
+            cross = self._attend(catt, catt.split(cq), *kv, state.cross_bias, kernels.cross_attention)
             x = x + cross.view(b, 1, -1)
             x = block.layer[2](x)
         state.length = t + 1
         return self.project(self.decoder.final_layer_norm(x))[:, 0]
+
+    def _attend(self, att, q, keys, values, bias, kernel) -> torch.Tensor:
+        """`attend_cached`, or with `fused_kernels` the compiled fp32 `kernel` over a (bf16) cache."""
+        if not self.fused_kernels:
+            return attend_cached(att, q, keys, values, bias)
+        out = kernel(q, keys, values, bias)
+        return att.o(out.transpose(1, 2).reshape(q.shape[0], q.shape[2], att.h * att.dk))
 
     @torch.no_grad()
     def decode_tree(self, token_ids, parents, depths, enc, enc_mask) -> torch.Tensor:
