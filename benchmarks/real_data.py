@@ -41,8 +41,12 @@ COT_TASK = "gsm8k_file"
 TARGETS = {"sst2_file": 0.75, "trec_file": 0.80, "agnews_file": 0.80}
 
 
-def write_mixture(task_file: Path, folder: Path) -> Path:
-    """The mixture YAML: real classification 0.55, GSM8K CoT 0.1, the builtin mixture 0.35."""
+DEFAULT_SHARES = (0.55, 0.1, 0.35)  # real classification, GSM8K CoT, the builtin mixture
+
+
+def write_mixture(task_file: Path, folder: Path, shares: tuple[float, float, float] = DEFAULT_SHARES) -> Path:
+    """The mixture YAML: real classification, GSM8K CoT and the builtin mixture in `shares`."""
+    real, cot, builtin = shares
     doc = {
         "name": "real_data",
         "description": "Real local files (SST-2, AG News, TREC, RTE, GSM8K CoT) mixed with the builtin tasks.",
@@ -51,7 +55,7 @@ def write_mixture(task_file: Path, folder: Path) -> Path:
         "submixtures": [
             {
                 "name": "real",
-                "weight": 0.55,
+                "weight": real,
                 "tasks": list(CLASSIFICATION),
                 "rate": "equal",
                 # options shown, no inverse templates: writing a real review or news story from
@@ -62,12 +66,12 @@ def write_mixture(task_file: Path, folder: Path) -> Path:
             },
             {
                 "name": "cot",
-                "weight": 0.1,
+                "weight": cot,
                 "tasks": [COT_TASK],
                 "formats": {"cot": 0.8, "fs_cot": 0.2},
                 "few_shot": {"max_shots": 1, "token_budget": 150, "pool_size": 16},
             },
-            {"mixture": "builtin", "weight": 0.35},
+            {"mixture": "builtin", "weight": builtin},
         ],
     }
     folder.mkdir(parents=True, exist_ok=True)
@@ -153,6 +157,7 @@ def run(
     out: Path = OUT,
     eval_limit: int = 200,
     cot_limit: int = 50,
+    shares: tuple[float, float, float] = DEFAULT_SHARES,
     **demo_overrides,
 ) -> dict:
     """Register the external tasks, train through the demo, evaluate the real tasks; the JSON document."""
@@ -167,7 +172,7 @@ def run(
     if out.exists():  # a fresh run, never a silent resume of another budget
         shutil.rmtree(out)
     task_file = register_external_tasks(external, out / "tasks")
-    mixture = write_mixture(task_file, out)
+    mixture = write_mixture(task_file, out, shares)
     cfg = DemoConfig(
         out=str(out / "run"), minutes=minutes, seed=seed, mixture=str(mixture), shots=[0], **demo_overrides
     )
@@ -197,6 +202,7 @@ def run(
             "vocab_size": cfg.vocab_size,
             "eval_limit": eval_limit,
             "cot_limit": cot_limit,
+            "shares": dict(zip(("real", "cot", "builtin"), shares, strict=True)),
         },
         "train": doc["train"],
         "timing_s": {**doc["timing_s"], "total": round(time.perf_counter() - t0, 1)},
@@ -222,6 +228,12 @@ def main() -> None:
     ap.add_argument("--size", default="mini", help="random model size (flankit.modeling.load.SIZES)")
     ap.add_argument("--vocab-size", type=int, default=4000)
     ap.add_argument(
+        "--shares",
+        type=lambda v: tuple(float(x) for x in v.split(",")),
+        default=DEFAULT_SHARES,
+        help="mixture weights of real classification, GSM8K CoT, builtin (default 0.55,0.1,0.35)",
+    )
+    ap.add_argument(
         "--threads", type=int, default=2, help="CPU threads (the step count does not depend on it)"
     )
     args = ap.parse_args()
@@ -234,6 +246,7 @@ def main() -> None:
         size=args.size,
         vocab_size=args.vocab_size,
         threads=args.threads,
+        shares=args.shares,
     )
     print(json.dumps(result, indent=2))
     print()

@@ -36,7 +36,8 @@ def test_real_mixture_resolves_every_task_and_samples_them(external, tmp_path):
     from flankit.data.external import register_external_tasks
     from flankit.data.mixture import load_mixture
 
-    mix = load_mixture(real.write_mixture(register_external_tasks(external, tmp_path), tmp_path))
+    task_file = register_external_tasks(external, tmp_path)
+    mix = load_mixture(real.write_mixture(task_file, tmp_path))
     rates = mix.rates()
     assert set(real.CLASSIFICATION) | {real.COT_TASK} | {"sentiment", "topic", "nli"} <= set(rates)
     assert sum(rates[t] for t in real.CLASSIFICATION) == pytest.approx(0.55)
@@ -48,6 +49,9 @@ def test_real_mixture_resolves_every_task_and_samples_them(external, tmp_path):
 
     held = {t.id for n in real.CLASSIFICATION for t in templates_for(n) if t.heldout}
     assert held and not held & {r["template"] for r in recs}
+    rates = load_mixture(real.write_mixture(task_file, tmp_path / "w", (0.8, 0.05, 0.15))).rates()
+    assert sum(rates[t] for t in real.CLASSIFICATION) == pytest.approx(0.8)
+    assert rates[real.COT_TASK] == pytest.approx(0.05)
 
 
 def test_eval_specs_cover_each_task_and_gsm8k_only_with_cot(external, tmp_path):
