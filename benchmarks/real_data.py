@@ -44,8 +44,14 @@ TARGETS = {"sst2_file": 0.75, "trec_file": 0.80, "agnews_file": 0.80}
 DEFAULT_SHARES = (0.55, 0.1, 0.35)  # real classification, GSM8K CoT, the builtin mixture
 
 
-def write_mixture(task_file: Path, folder: Path, shares: tuple[float, float, float] = DEFAULT_SHARES) -> Path:
-    """The mixture YAML: real classification, GSM8K CoT and the builtin mixture in `shares`."""
+def write_mixture(
+    task_file: Path,
+    folder: Path,
+    shares: tuple[float, float, float] = DEFAULT_SHARES,
+    few_shot: float = 0.3,
+) -> Path:
+    """The mixture YAML: real classification (`few_shot` of it few-shot), GSM8K CoT and the
+    builtin mixture in `shares`."""
     real, cot, builtin = shares
     doc = {
         "name": "real_data",
@@ -61,7 +67,7 @@ def write_mixture(task_file: Path, folder: Path, shares: tuple[float, float, flo
                 # options shown, no inverse templates: writing a real review or news story from
                 # its label is language modelling of real text, whose large gradients swamp the
                 # classification signal of a 2M-parameter model under gradient clipping
-                "formats": {"zs_opt": 0.7, "fs_opt": 0.3},
+                "formats": {"zs_opt": 1.0 - few_shot, "fs_opt": few_shot},
                 "few_shot": {"max_shots": 2, "token_budget": 120, "pool_size": 32},
             },
             {
@@ -158,6 +164,7 @@ def run(
     eval_limit: int = 200,
     cot_limit: int = 50,
     shares: tuple[float, float, float] = DEFAULT_SHARES,
+    few_shot: float = 0.3,
     **demo_overrides,
 ) -> dict:
     """Register the external tasks, train through the demo, evaluate the real tasks; the JSON document."""
@@ -172,7 +179,7 @@ def run(
     if out.exists():  # a fresh run, never a silent resume of another budget
         shutil.rmtree(out)
     task_file = register_external_tasks(external, out / "tasks")
-    mixture = write_mixture(task_file, out, shares)
+    mixture = write_mixture(task_file, out, shares, few_shot)
     cfg = DemoConfig(
         out=str(out / "run"), minutes=minutes, seed=seed, mixture=str(mixture), shots=[0], **demo_overrides
     )
@@ -203,6 +210,7 @@ def run(
             "eval_limit": eval_limit,
             "cot_limit": cot_limit,
             "shares": dict(zip(("real", "cot", "builtin"), shares, strict=True)),
+            "real_few_shot": few_shot,
         },
         "train": doc["train"],
         "timing_s": {**doc["timing_s"], "total": round(time.perf_counter() - t0, 1)},
@@ -233,6 +241,7 @@ def main() -> None:
         default=DEFAULT_SHARES,
         help="mixture weights of real classification, GSM8K CoT, builtin (default 0.55,0.1,0.35)",
     )
+    ap.add_argument("--few-shot", type=float, default=0.3, help="share of real examples given few-shot")
     ap.add_argument(
         "--threads", type=int, default=2, help="CPU threads (the step count does not depend on it)"
     )
@@ -247,6 +256,7 @@ def main() -> None:
         vocab_size=args.vocab_size,
         threads=args.threads,
         shares=args.shares,
+        few_shot=args.few_shot,
     )
     print(json.dumps(result, indent=2))
     print()

@@ -49,9 +49,12 @@ def test_real_mixture_resolves_every_task_and_samples_them(external, tmp_path):
 
     held = {t.id for n in real.CLASSIFICATION for t in templates_for(n) if t.heldout}
     assert held and not held & {r["template"] for r in recs}
-    rates = load_mixture(real.write_mixture(task_file, tmp_path / "w", (0.8, 0.05, 0.15))).rates()
+    mix = load_mixture(real.write_mixture(task_file, tmp_path / "w", (0.8, 0.05, 0.15), few_shot=0.0))
+    rates = mix.rates()
     assert sum(rates[t] for t in real.CLASSIFICATION) == pytest.approx(0.8)
     assert rates[real.COT_TASK] == pytest.approx(0.05)
+    real_formats = {r["format"] for r in mix.sample(800, seed=1) if r["task"] in real.CLASSIFICATION}
+    assert real_formats == {"zs_opt"}
 
 
 def test_eval_specs_cover_each_task_and_gsm8k_only_with_cot(external, tmp_path):
