@@ -32,12 +32,13 @@ def test_compiled_attention_equals_matmul_attention(group):
     bias = torch.zeros(4, 1, 1, 11).masked_fill(
         torch.arange(11) >= torch.tensor([11, 3, 7, 1])[:, None, None, None], -1e9
     )
-    out = kernels.cross_attention(q, keys, values, bias)
+    attention = kernels.fused(kernels.attention)
+    out = attention(q, keys, values, bias)
     assert out.dtype == torch.float32 and out.shape == (4, 2, group, 8)
     assert torch.allclose(out, reference_attention(q, keys, values, bias), atol=1e-5)
     pos = torch.randn(1, 2, 1, 11, generator=g)  # the self-attention form of the bias
     assert torch.allclose(
-        kernels.self_attention(q, keys, values, pos), reference_attention(q, keys, values, pos), atol=1e-5
+        attention(q, keys, values, pos), reference_attention(q, keys, values, pos), atol=1e-5
     )
 
 
@@ -159,3 +160,21 @@ def test_int8_engine_greedy_and_beams_track_fp32_across_cache_growth(trained_dir
         a, b = ref.generate(toy_prompts, **kw), eng.generate(toy_prompts, **kw)
         assert sum(x.token_ids == y.token_ids for x, y in zip(a, b, strict=True)) >= len(toy_prompts) - 1
         assert max(len(y.token_ids) for y in b) >= 4  # 4 tokens + EOS: five steps, both growths
+
+
+@pytest.mark.parametrize("quantized", [False, True])
+def test_linear_op_runs_the_registered_linear_until_its_module_is_freed(quantized):
+    import gc
+
+    from torch import nn
+
+    lin = nn.Sequential(nn.Linear(16, 24, bias=False))
+    if quantized:
+        lin = quantize_int8(lin)
+    slot, width = kernels.linear_slot(lin[0])
+    x = torch.randn(3, 1, 16)
+    assert width == 24
+    assert torch.equal(kernels.linear(x, torch.tensor([7, slot]), 1, width), lin[0](x))
+    del lin
+    gc.collect()
+    assert slot not in kernels._LINEARS  # a dropped model frees its weights

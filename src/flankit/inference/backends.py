@@ -64,13 +64,17 @@ class NativeBackend:
     def _warm_up(self) -> None:
         """Compile the fused kernels now rather than inside the first (user-facing) call.
 
-        Two rows and three steps: sizes 0 and 1 get code of their own, so this compiles the
-        general code for any batch size and cache length.
+        Two rows and three steps under `kernels.compiling()`: sizes 0 and 1 get code of their
+        own, so this compiles the general code for any batch size and cache length (a one-row
+        batch compiles its own on first use).
         """
+        from flankit.modeling import kernels
+
         ids, mask = pad_ids([[5, 6, 1], [7, 1]], self.model.config.pad_token_id)
-        state = self.model.start_decoding(self.model.encode(ids, mask), mask, max_length=3)
-        for _ in range(3):
-            self.model.decode_step(state, torch.zeros(2, dtype=torch.long))
+        with kernels.compiling():
+            state = self.model.start_decoding(self.model.encode(ids, mask), mask, max_length=3)
+            for _ in range(3):
+                self.model.decode_step(state, torch.zeros(2, dtype=torch.long))
 
     def generate_ids(self, prompts, cfg, allowed, tokenizer):
         trie = TokenTrie(allowed) if allowed is not None else None

@@ -25,6 +25,9 @@ NEG_INF = float("-inf")
 # finished rows are dropped once they are 1/COMPACT_SHARE of the running batch: every drop
 # copies the whole decode cache (cross-attention K/V included), which costs several steps
 COMPACT_SHARE = 4
+# padded tokens per encoder chunk (`encode_padded`); the int8 engine's are smaller: its
+# int8 GEMMs and bf16 attention run ~10% faster when a chunk's activations stay in cache
+ENCODE_TOKENS, ENCODE_TOKENS_INT8 = 2048, 512
 
 
 @dataclass
@@ -86,15 +89,18 @@ def pad_ids(seqs: Sequence[Sequence[int]], pad: int) -> tuple[torch.Tensor, torc
     return ids, mask
 
 
-def encode_padded(model, prompts: Sequence[Sequence[int]], chunk_tokens: int = 2048):
+def encode_padded(model, prompts: Sequence[Sequence[int]], chunk_tokens: int | None = None):
     """Encode prompts in length-sorted chunks and return them as one right-padded batch.
 
     One padded encoder call over prompts of mixed lengths spends much of its work on padding;
     chunks of similar length (about `chunk_tokens` padded tokens each) keep the GEMMs large
-    while cutting that waste. Returns (encoder states [B, S, d], attention mask [B, S]) with
+    while cutting that waste (`chunk_tokens` defaults to `ENCODE_TOKENS`, or `ENCODE_TOKENS_INT8`
+    for a model with fused kernels). Returns (encoder states [B, S, d], attention mask [B, S]) with
     rows in input order, ready for `start_decoding`.
     """
     pad = model.config.pad_token_id
+    if chunk_tokens is None:
+        chunk_tokens = ENCODE_TOKENS_INT8 if getattr(model, "fused_kernels", False) else ENCODE_TOKENS
     order = sorted(range(len(prompts)), key=lambda i: -len(prompts[i]))
     width = len(prompts[order[0]])
     enc = mask = None

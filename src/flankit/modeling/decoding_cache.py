@@ -149,7 +149,8 @@ class DecodingMixin:
     """Incremental decoding and token-tree scoring for `T5` (see the module docstring)."""
 
     cross_cache_dtype: torch.dtype | None = None  # see `start_decoding`
-    fused_kernels = False  # compiled attention steps (`flankit.modeling.kernels`), set by the int8 engine
+    fused_kernels = False  # compiled decoder-layer steps (`kernels.decoder_layer`), set by the int8 engine
+    fused_layers: list[tuple] = []  # their per-layer arguments, see `T5.use_fused_kernels`
 
     @torch.no_grad()
     def start_decoding(
@@ -214,11 +215,25 @@ class DecodingMixin:
         if t >= state.max_length:
             raise ModelError(f"decode cache is full ({state.max_length} positions); use a larger max_length")
         x = self.shared(token_ids[:, None])
-        b = x.shape[0]
         if self.fused_kernels:
-            self_bias, upto = state.fused_self_step(t), None
+            x = self._fused_layers_step(state, x, t)
         else:
-            self_bias, upto = state.self_bias[..., state.max_length - 1 - t :], t + 1
+            x = self._eager_layers_step(state, x, t)
+        state.length = t + 1
+        return self.project(self.decoder.final_layer_norm(x))[:, 0]
+
+    def _fused_layers_step(self, state: DecodeState, x: torch.Tensor, t: int) -> torch.Tensor:
+        """The decoder layers of one step as compiled calls, one per layer (`kernels.decoder_layer`)."""
+        self_bias, pos = state.fused_self_step(t), torch.tensor([t])
+        for i, args in enumerate(self.fused_layers):
+            caches = (state.self_k[i], state.self_v[i], state.cross_k[i], state.cross_v[i])
+            x = kernels.decoder_layer(x, pos, self_bias, caches, state.cross_bias, *args)
+        return x
+
+    def _eager_layers_step(self, state: DecodeState, x: torch.Tensor, t: int) -> torch.Tensor:
+        """The decoder layers of one step in eager ops over the cache prefix up to `t`."""
+        b = x.shape[0]
+        self_bias = state.self_bias[..., state.max_length - 1 - t :]
         for i, block in enumerate(self.decoder.block):
             sa, ca = block.layer[0], block.layer[1]
             att, catt = sa.SelfAttention, ca.EncDecAttention
@@ -227,25 +242,16 @@ class DecodingMixin:
                 q, k, v = att.qkv_fused(h).chunk(3, dim=-1)
             else:
                 q, k, v = att.q(h), att.k(h), att.v(h)
-            keys, values = state.self_k[i][:, :, :upto], state.self_v[i][:, :, :upto]
+            keys, values = state.self_k[i][:, :, : t + 1], state.self_v[i][:, :, : t + 1]
             keys[:, :, t] = k.view(b, att.h, att.dk)
             values[:, :, t] = v.view(b, att.h, att.dk)
-            x = x + self._attend(att, att.split(q), keys, values, self_bias, kernels.self_attention)
+            x = x + attend_cached(att, att.split(q), keys, values, self_bias)
             # the rows of a group are the queries of their shared cross-attention row
             cq = catt.q(ca.layer_norm(x)).view(state.cross_bias.shape[0], -1, catt.h * catt.dk)
-            kv = state.cross_k[i], state.cross_v[i]
-            cross = self._attend(catt, catt.split(cq), *kv, state.cross_bias, kernels.cross_attention)
+            cross = attend_cached(catt, catt.split(cq), state.cross_k[i], state.cross_v[i], state.cross_bias)
             x = x + cross.view(b, 1, -1)
             x = block.layer[2](x)
-        state.length = t + 1
-        return self.project(self.decoder.final_layer_norm(x))[:, 0]
-
-    def _attend(self, att, q, keys, values, bias, kernel) -> torch.Tensor:
-        """`attend_cached`, or with `fused_kernels` the compiled fp32 `kernel` over a (bf16) cache."""
-        if not self.fused_kernels:
-            return attend_cached(att, q, keys, values, bias)
-        out = kernel(q, keys, values, bias)
-        return att.o(out.transpose(1, 2).reshape(q.shape[0], q.shape[2], att.h * att.dk))
+        return x
 
     @torch.no_grad()
     def decode_tree(self, token_ids, parents, depths, enc, enc_mask) -> torch.Tensor:

@@ -4,29 +4,53 @@ Why: a decoding step's cross-attention reads every row's encoder keys and values
 memory traffic of a step at large batches), and eager `matmul` runs it as one tiny GEMV per
 row and head at about 40% of the memory bandwidth. The same math written as broadcasts and
 sums compiles to one loop per row and head that streams the bf16 cache once, about twice as
-fast. The self-attention cache is read the same way (whole and contiguous, later positions
-masked, see `DecodeState.fused_self_step`). Likewise T5's gated-GELU (`gelu_tanh(gate) * lin`) is three eager passes with a slow
-tanh, but one vectorized pass when compiled.
+fast. Around the GEMMs, a decoder layer is a dozen small eager ops per step (RMSNorms,
+residual adds, cache writes, reshapes), each costing more to dispatch than to run at these
+sizes: `decoder_layer` is a whole layer's step compiled as one function, its GEMMs called
+through the opaque op `flankit::linear` (dynamo cannot trace the quantized Linears' packed
+weights), so a step makes one compiled call per layer. T5's gated-GELU (`gelu_tanh(gate) *
+lin`) is three eager passes with a slow tanh, but one vectorized pass when compiled.
 
-How: `fused(fn)` compiles `fn` on first use with dynamic shapes (batch size and encoder
-length change between calls without recompiling). Compilation needs a C++ compiler; where it
-fails, or with `FLANKIT_COMPILE=0`, the plain eager function runs instead (same math, slower),
-with one warning.
+How: `fused(fn)` compiles `fn` on first use with dynamic shapes (batch size, encoder length
+and cache length change between calls without recompiling). Compilation needs a C++ compiler;
+where it fails, or with `FLANKIT_COMPILE=0`, the plain eager function runs instead (same math,
+slower), with one warning.
 
-Used only by the int8 engine (fp32 activations, bf16 cross cache): the fp32 and bf16 engines
-keep the eager kernels, so their outputs stay bit-for-bit what they were.
+Used only by the int8 engine (fp32 activations, bf16 caches): the fp32 and bf16 engines keep
+the eager kernels, so their outputs stay bit-for-bit what they were.
 """
 
 from __future__ import annotations
 
+import contextlib
+import itertools
 import math
 import os
 import warnings
+import weakref
 from collections.abc import Callable
 
 import torch
+import torch.nn.functional as F
+from torch import nn
 
 GELU_2Z = 2 * math.sqrt(2 / math.pi)  # twice the tanh-GELU's input scale
+
+# the Linears behind `flankit::linear`, by slot number
+_LINEARS: dict[int, Callable[[torch.Tensor], torch.Tensor]] = {}
+_SLOTS = itertools.count()
+
+
+@contextlib.contextmanager
+def compiling():
+    """Settings for compiling the kernels in a warm-up: one symbol per size, even where sizes
+    happen to be equal (a warm-up's coincidences, say as many encoder positions as cache slots,
+    must not become guards), and int arguments (the Linears' widths) as constants."""
+    with (
+        torch.fx.experimental._config.patch(use_duck_shape=False),
+        torch._dynamo.config.patch(specialize_int=True),
+    ):
+        yield
 
 
 def fused(fn: Callable) -> Callable:
@@ -52,6 +76,45 @@ def fused(fn: Callable) -> Callable:
     return call
 
 
+def linear_slot(module: nn.Module) -> tuple[int, int]:
+    """Register a Linear (plain or int8-quantized) for `flankit::linear`: (slot, out features).
+
+    The registry holds the bare product (the packed int8 weights or the weight tensor, not the
+    module: a module call costs more than the GEMM of a step here) until the module is freed.
+    """
+    packed = getattr(module, "_packed_params", None)
+    if isinstance(module, nn.Linear):
+        weight, bias, out = module.weight, module.bias, module.weight.shape[0]
+
+        def product(x):
+            return F.linear(x, weight, bias)
+
+    elif packed is not None and packed.dtype == torch.qint8 and (module.version or 0) >= 4:
+        weights, out = packed._packed_params, module.weight().shape[0]
+
+        def product(x):
+            return torch.ops.quantized.linear_dynamic(x, weights, reduce_range=True)
+
+    else:  # other quantized forms: the module itself (kept alive by the registry)
+        product, out = module, module.weight().shape[0]
+
+    slot = next(_SLOTS)
+    _LINEARS[slot] = product
+    weakref.finalize(module, _LINEARS.pop, slot, None)
+    return slot, out
+
+
+@torch.library.custom_op("flankit::linear", mutates_args=())
+def linear(x: torch.Tensor, slots: torch.Tensor, which: int, out: int) -> torch.Tensor:
+    """The Linear registered as `slots[which]` (see `linear_slot`) applied to x; `out` is its width."""
+    return _LINEARS[int(slots[which])](x)
+
+
+@linear.register_fake
+def _linear_shape(x, slots, which, out):
+    return x.new_empty(*x.shape[:-1], out)
+
+
 def attention(q: torch.Tensor, keys: torch.Tensor, values: torch.Tensor, bias: torch.Tensor) -> torch.Tensor:
     """Single-step attention in fp32 over a (bf16) cache.
 
@@ -68,23 +131,60 @@ def attention(q: torch.Tensor, keys: torch.Tensor, values: torch.Tensor, bias: t
     return (probs[..., None] * values[:, :, None].float()).sum(-2)
 
 
-# Two compiled copies (dynamo keeps its compiled variants per function, up to a limit): the
-# self-attention bias is [1, H, 1, S] (positions), the cross one [R, 1, 1, S] (padding).
-@fused
-def self_attention(q, keys, values, bias):
-    """`attention` against the decoder's own cache."""
-    return attention(q, keys, values, bias)
-
-
-@fused
-def cross_attention(q, keys, values, bias):
-    """`attention` against the encoder's cross-attention cache."""
-    return attention(q, keys, values, bias)
+def gelu_tanh(x: torch.Tensor) -> torch.Tensor:
+    """tanh-approximated GELU: 0.5 * (1 + tanh(z)) == 1 / (1 + exp(-2z)), one exp for a tanh."""
+    return x / (1 + torch.exp(-GELU_2Z * (x + 0.044715 * x * x * x)))
 
 
 @fused
 def gated_gelu(gate_and_lin: torch.Tensor) -> torch.Tensor:
     """`gelu_tanh(gate) * lin` for the fused [gate | lin] projection output [..., 2 * d_ff]."""
     gate, lin = gate_and_lin.chunk(2, dim=-1)
-    # 0.5 * (1 + tanh(z)) == 1 / (1 + exp(-2z)): one exp is half the cost of a tanh here
-    return gate * lin / (1 + torch.exp(-GELU_2Z * (gate + 0.044715 * gate * gate * gate)))
+    return gelu_tanh(gate) * lin
+
+
+def rms_norm(x: torch.Tensor, weight: torch.Tensor, eps: float) -> torch.Tensor:
+    """T5's RMSNorm (no mean, no bias) of fp32 x."""
+    return weight * (x * torch.rsqrt(x.pow(2).mean(-1, keepdim=True) + eps))
+
+
+@fused
+def decoder_layer(x, t, self_bias, caches, cross_bias, norms, slots, widths, act, gated, eps):
+    """One decoder layer's step for fp32 x [B, 1, d]; writes position `t` of the self cache.
+
+    Args:
+        t: [1] int64 position of this step.
+        self_bias: [1, H, 1, capacity] position bias, masked after t.
+        caches: (self K, self V, cross K, cross V), each [rows, H, length, dk]; cross rows are
+            B / G (G decoder rows share one, see `DecodeState`).
+        cross_bias: [B / G, 1, 1, S] padding bias.
+        norms: [3, d] the self-attention, cross-attention and feed-forward RMSNorm weights.
+        slots: [6] `linear_slot`s of [q; k; v], self o, cross q, cross o, wi (fused when gated), wo
+            (one tensor, not six ints: the compiled code serves every layer).
+        widths: the output widths of those Linears.
+        act, gated: the feed-forward activation; gated: `act(gate) * lin`.
+        eps: the RMSNorm epsilon.
+    """
+    sk, sv, ck, cv = caches
+    b, h, dk = x.shape[0], sk.shape[1], sk.shape[3]
+    q, k, v = linear(rms_norm(x, norms[0], eps), slots, 0, widths[0]).chunk(3, dim=-1)
+    sk.index_copy_(2, t, k.view(b, h, 1, dk).to(sk.dtype))
+    sv.index_copy_(2, t, v.view(b, h, 1, dk).to(sv.dtype))
+    out = attention(q.view(b, h, 1, dk), sk, sv, self_bias)
+    x = x + linear(out.view(b, 1, h * dk), slots, 1, widths[1])
+    r = cross_bias.shape[0]
+    cq = linear(rms_norm(x, norms[1], eps), slots, 2, widths[2]).view(r, -1, h, dk).transpose(1, 2)
+    out = attention(cq, ck, cv, cross_bias).transpose(1, 2).reshape(r, -1, h * dk)
+    x = x + linear(out, slots, 3, widths[3]).view(b, 1, -1)
+    return feed_forward(x, norms[2], slots, 4, widths, act, gated, eps)
+
+
+def feed_forward(x, norm, slots, first, widths, act, gated, eps):
+    """x + T5's feed-forward of RMSNorm(x): Linears `slots[first]` (wi) and `slots[first + 1]` (wo)."""
+    hidden = linear(rms_norm(x, norm, eps), slots, first, widths[first])
+    if gated:
+        gate, lin = hidden.chunk(2, dim=-1)
+        hidden = act(gate) * lin
+    else:
+        hidden = act(hidden)
+    return x + linear(hidden, slots, first + 1, widths[first + 1])

@@ -546,20 +546,43 @@ class T5(DecodingMixin, nn.Module):
         return self
 
     def use_fused_kernels(self) -> T5:
-        """Faster inference kernels for fp32 activations over a bf16 cache (the int8 engine).
+        """Faster inference kernels for fp32 activations over bf16 caches (the int8 engine).
 
-        Decoding steps attend with compiled kernels and gated-GELU is compiled
-        (`flankit.modeling.kernels`), the encoder's attention matmuls run in bf16
-        (`Attention.attend_bf16`). Call after `fuse_projections`. Outputs change by rounding
-        only, less than int8 activations already do.
+        Each decoder layer's step runs as one compiled function (`kernels.decoder_layer`), the
+        gated-GELU of the other passes is compiled and the encoder's attention matmuls run in
+        bf16 (`Attention.attend_bf16`). Call after `fuse_projections` and any quantization:
+        the compiled layers call the Linears present now. Outputs change by rounding only,
+        less than int8 activations already do.
         """
+        if not hasattr(self.decoder.block[0].layer[0].SelfAttention, "qkv_fused"):
+            raise ModelError("use_fused_kernels needs fused projections: call fuse_projections() first")
         self.fused_kernels = True
         for block in self.encoder.block:
             block.layer[0].SelfAttention.bf16_matmuls = True
+        gelu = self.config.feed_forward_proj == "gated-gelu"
         for m in self.modules():
             if isinstance(m, FeedForward):
-                m.fused_act = hasattr(m, "wi_fused") and self.config.feed_forward_proj == "gated-gelu"
+                m.fused_act = hasattr(m, "wi_fused") and gelu
+        self.fused_layers = [self._layer_arguments(block) for block in self.decoder.block]
         return self
+
+    def _layer_arguments(self, block: Block) -> tuple:
+        """The per-layer arguments of `kernels.decoder_layer` after the activations, caches and
+        biases: norms, Linear slots and widths, activation, eps."""
+        sa, ca, ff = block.layer
+        mlp = ff.DenseReluDense
+        linears = (
+            sa.SelfAttention.qkv_fused,
+            sa.SelfAttention.o,
+            ca.EncDecAttention.q,
+            ca.EncDecAttention.o,
+            mlp.wi_fused if mlp.gated else mlp.wi,
+            mlp.wo,
+        )
+        slots, widths = zip(*map(kernels.linear_slot, linears), strict=True)
+        act = kernels.gelu_tanh if self.config.feed_forward_proj == "gated-gelu" else mlp.act
+        norms = torch.stack([layer.layer_norm.weight.detach() for layer in block.layer])
+        return norms, torch.tensor(slots), widths, act, mlp.gated, self.config.layer_norm_epsilon
 
     # ----- Hugging Face format ------------------------------------------------------------
     @classmethod
