@@ -70,17 +70,21 @@ def test_option_styles_vary_headers_and_markers():
 def test_option_styles_answer_mostly_with_text_as_flan_does():
     styles = option_styles()
     text_share = sum(s.answer is None for s in styles) / len(styles)
-    assert 0.6 <= text_share <= 0.72  # FLAN's "- option" lists; a third still answer by marker
+    assert 0.6 <= text_share <= 0.72  # FLAN's "- option" lists; a third answer with the marked line
     assert len({s.item for s in styles if s.answer}) >= 7  # every marker form is still drawn
+    # a marked answer repeats the option's line: the text, not a bare marker, carries the answer
+    assert all(s.answer.endswith("{o}") and s.answer.startswith(s.item.strip()) for s in styles if s.answer)
 
 
-def test_lettered_style_rewrites_target_to_marker():
+def test_lettered_style_answers_with_the_marked_option():
     task = get_task("nli")
     tpl = templates_for("nli")[0]
     ex = {"premise": "P.", "hypothesis": "H.", "label": "maybe"}
-    inputs, target, answer, shown = render(task, tpl, ex, OptionStyle("OPTIONS:", "({L}) ", "({L})"))
+    inputs, target, answer, shown = render(task, tpl, ex, OptionStyle("OPTIONS:", "({L}) ", "({L}) {o}"))
     assert inputs.endswith("OPTIONS:\n(A) yes\n(B) no\n(C) maybe")
-    assert (target, answer, shown) == ("(C)", "maybe", ["(A)", "(B)", "(C)"])
+    assert (target, answer, shown) == ("(C) maybe", "maybe", ["(A) yes", "(B) no", "(C) maybe"])
+    _, target, _, shown = render(task, tpl, ex, OptionStyle("Choices:", "{n}. ", "{n}"))
+    assert (target, shown) == ("3", ["1", "2", "3"])  # a bare-marker form stays possible
     inputs, target, _, shown = render(task, tpl, ex, OptionStyle("Options:", "- "))
     assert target == "maybe" and shown == ["yes", "no", "maybe"] and "- maybe" in inputs
     inputs, target, _, shown = render(task, tpl, ex, None)

@@ -89,13 +89,18 @@ class OptionStyle:
     answer: str | None = None
     inline: bool = False
 
-    def marker(self, fmt: str, i: int) -> str:
-        return fmt.format(L="ABCDEFGHIJKLMNOPQRSTUVWXYZ"[i], l="abcdefghijklmnopqrstuvwxyz"[i], n=i + 1)
+    def marker(self, fmt: str, i: int, option: str = "") -> str:
+        """`fmt` for the i-th option: {L}/{l} its letter, {n} its number, {o} its text."""
+        return fmt.format(
+            L="ABCDEFGHIJKLMNOPQRSTUVWXYZ"[i], l="abcdefghijklmnopqrstuvwxyz"[i], n=i + 1, o=option
+        )
 
     def render(self, options: list[str]) -> tuple[str, list[str]]:
         """(block appended to the input, the answer strings the model may produce, in order)."""
         items = [self.marker(self.item, i) + o for i, o in enumerate(options)]
-        answers = [self.marker(self.answer, i) for i in range(len(options))] if self.answer else list(options)
+        answers = (
+            [self.marker(self.answer, i, o) for i, o in enumerate(options)] if self.answer else list(options)
+        )
         if self.inline:
             return f"\n{self.header} {', '.join(items)}".rstrip(), answers
         head = f"\n\n{self.header}\n" if self.header else "\n\n"

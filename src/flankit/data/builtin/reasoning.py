@@ -128,7 +128,7 @@ def _evaluate(node: tuple, steps: list[str]) -> bool:
 
 @register("boolean_logic")
 def boolean_logic(rng: random.Random) -> dict:
-    node = _bool_expr(rng, 4 + int(rng.random() * 4))
+    node = _bool_expr(rng, 3 + int(rng.random() * 3))
     steps: list[str] = []
     value = _evaluate(node, steps)
     return {"expression": _show(node, top=True), "rationale": " ".join(steps), "answer": str(value)}
