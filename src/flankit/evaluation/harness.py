@@ -181,8 +181,8 @@ def reference(item: dict, cot: bool) -> str:
     """What a prediction is scored against.
 
     With options shown (outside CoT) the model answers with one of the rendered options, and
-    the rendered target is the right one: with lettered option styles it is the marker "(B)",
-    not the label text. Otherwise the canonical answer (for CoT, what "So the answer is X" names;
+    the rendered target is the right one: with lettered option styles it is the marked line
+    "(B) maybe", not the bare label text. Otherwise the canonical answer (for CoT, what "So the answer is X" names;
     for GSM8K, the number rather than the worked solution).
     """
     return item["targets"] if item.get("options") and not cot else item["answer"]
