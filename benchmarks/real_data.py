@@ -49,10 +49,13 @@ def write_mixture(
     folder: Path,
     shares: tuple[float, float, float] = DEFAULT_SHARES,
     few_shot: float = 0.3,
+    rate: str = "equal",
 ) -> Path:
     """The mixture YAML: real classification (`few_shot` of it few-shot), GSM8K CoT and the
-    builtin mixture in `shares`."""
+    builtin mixture in `shares`; the real tasks share theirs equally or in proportion to their
+    training-set sizes (`rate="proportional"`, FLAN's examples-proportional mixing)."""
     real, cot, builtin = shares
+    real_rate = {"rate": "equal"} if rate == "equal" else {}
     doc = {
         "name": "real_data",
         "description": "Real local files (SST-2, AG News, TREC, RTE, GSM8K CoT) mixed with the builtin tasks.",
@@ -63,7 +66,7 @@ def write_mixture(
                 "name": "real",
                 "weight": real,
                 "tasks": list(CLASSIFICATION),
-                "rate": "equal",
+                **real_rate,
                 # options shown, no inverse templates: writing a real review or news story from
                 # its label is language modelling of real text, whose large gradients swamp the
                 # classification signal of a 2M-parameter model under gradient clipping
@@ -165,6 +168,7 @@ def run(
     cot_limit: int = 50,
     shares: tuple[float, float, float] = DEFAULT_SHARES,
     few_shot: float = 0.3,
+    rate: str = "equal",
     **demo_overrides,
 ) -> dict:
     """Register the external tasks, train through the demo, evaluate the real tasks; the JSON document."""
@@ -179,7 +183,7 @@ def run(
     if out.exists():  # a fresh run, never a silent resume of another budget
         shutil.rmtree(out)
     task_file = register_external_tasks(external, out / "tasks")
-    mixture = write_mixture(task_file, out, shares, few_shot)
+    mixture = write_mixture(task_file, out, shares, few_shot, rate)
     cfg = DemoConfig(
         out=str(out / "run"), minutes=minutes, seed=seed, mixture=str(mixture), shots=[0], **demo_overrides
     )
@@ -211,6 +215,7 @@ def run(
             "cot_limit": cot_limit,
             "shares": dict(zip(("real", "cot", "builtin"), shares, strict=True)),
             "real_few_shot": few_shot,
+            "real_rate": rate,
         },
         "train": doc["train"],
         "timing_s": {**doc["timing_s"], "total": round(time.perf_counter() - t0, 1)},
@@ -243,6 +248,13 @@ def main() -> None:
     )
     ap.add_argument("--few-shot", type=float, default=0.3, help="share of real examples given few-shot")
     ap.add_argument(
+        "--rate",
+        choices=("equal", "proportional"),
+        default="equal",
+        help="the real tasks' shares: equal, or proportional to their training-set sizes",
+    )
+    ap.add_argument("--out", type=Path, default=OUT, help="run folder (replaced)")
+    ap.add_argument(
         "--threads", type=int, default=2, help="CPU threads (the step count does not depend on it)"
     )
     args = ap.parse_args()
@@ -257,6 +269,8 @@ def main() -> None:
         threads=args.threads,
         shares=args.shares,
         few_shot=args.few_shot,
+        rate=args.rate,
+        out=args.out,
     )
     print(json.dumps(result, indent=2))
     print()

@@ -55,6 +55,12 @@ def test_real_mixture_resolves_every_task_and_samples_them(external, tmp_path):
     assert rates[real.COT_TASK] == pytest.approx(0.05)
     real_formats = {r["format"] for r in mix.sample(800, seed=1) if r["task"] in real.CLASSIFICATION}
     assert real_formats == {"zs_opt"}
+    rates = load_mixture(real.write_mixture(task_file, tmp_path / "p", rate="proportional")).rates()
+    real_rates = {t: rates[t] for t in real.CLASSIFICATION}
+    assert sum(real_rates.values()) == pytest.approx(0.55)
+    # examples-proportional: RTE (2,490 training pairs) gets far less than SST-2 (6,920 sentences)
+    assert real_rates["rte_file"] < 0.5 * real_rates["sst2_file"]
+    assert real_rates["sst2_file"] == max(real_rates.values())
 
 
 def test_eval_specs_cover_each_task_and_gsm8k_only_with_cot(external, tmp_path):
