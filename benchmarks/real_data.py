@@ -89,6 +89,21 @@ def write_mixture(
     return path
 
 
+def write_pretrain_text(folder: Path) -> Path:
+    """The real tasks' training inputs as plain text, a passage per line, for the span-corruption
+    warm-up (self-pretraining on the downstream text; no test split is read)."""
+    from flankit.data.tasks import get_task
+
+    lines = []
+    for name in (*CLASSIFICATION, COT_TASK):
+        task = get_task(name)
+        for ex in task.examples("train"):
+            lines += [" ".join(str(ex[k]).split()) for k in task.inputs]
+    path = folder / "pretrain_text.txt"
+    path.write_text("\n".join(lines) + "\n", encoding="utf-8")
+    return path
+
+
 def eval_specs():
     """Harness specs: the real classification tasks, and GSM8K restricted to its CoT templates."""
     from flankit.evaluation.catalog import spec
@@ -184,6 +199,8 @@ def run(
         shutil.rmtree(out)
     task_file = register_external_tasks(external, out / "tasks")
     mixture = write_mixture(task_file, out, shares, few_shot, rate)
+    if demo_overrides.get("pretrain_share"):
+        demo_overrides["pretrain_text"] = [str(write_pretrain_text(out))]
     cfg = DemoConfig(
         out=str(out / "run"), minutes=minutes, seed=seed, mixture=str(mixture), shots=[0], **demo_overrides
     )
@@ -216,8 +233,10 @@ def run(
             "shares": dict(zip(("real", "cot", "builtin"), shares, strict=True)),
             "real_few_shot": few_shot,
             "real_rate": rate,
+            "pretrain_share": cfg.pretrain_share,
         },
         "train": doc["train"],
+        **({"pretrain": doc["pretrain"]} if "pretrain" in doc else {}),
         "timing_s": {**doc["timing_s"], "total": round(time.perf_counter() - t0, 1)},
         "mixture": str(mixture),
         "model_dir": doc["model_dir"],
@@ -255,6 +274,12 @@ def main() -> None:
     )
     ap.add_argument("--out", type=Path, default=OUT, help="run folder (replaced)")
     ap.add_argument(
+        "--pretrain-share",
+        type=float,
+        default=0.0,
+        help="share of the steps spent first on span corruption over the real tasks' training text",
+    )
+    ap.add_argument(
         "--threads", type=int, default=2, help="CPU threads (the step count does not depend on it)"
     )
     args = ap.parse_args()
@@ -271,6 +296,7 @@ def main() -> None:
         few_shot=args.few_shot,
         rate=args.rate,
         out=args.out,
+        pretrain_share=args.pretrain_share,
     )
     print(json.dumps(result, indent=2))
     print()

@@ -3,7 +3,8 @@
 `flankit demo` (and `make demo`) runs, on a 2-core CPU with no network:
 
 1. a tokenizer trained on the builtin catalog's text and a tiny random T5 (the trainer does
-   both for a named random size), optionally warmed up with span corruption;
+   both for a named random size), optionally warmed up with span corruption (`pretrain_share`
+   of the steps, on the mixture's text or on `pretrain_text` files) before instruction tuning;
 2. instruction tuning on the `builtin` mixture, whose held-out templates are never trained on;
 3. evaluation of the builtin classification tasks on seen and held-out templates, zero- and
    few-shot, with the robustness statistics of the evaluation harness;
@@ -17,6 +18,7 @@ numbers on the same machine. An interrupted run continues with `--resume`.
 
 from __future__ import annotations
 
+import dataclasses
 import json
 import shutil
 import statistics
@@ -25,7 +27,7 @@ from dataclasses import asdict, dataclass
 from pathlib import Path
 
 from flankit.config import field
-from flankit.errors import FlankitError
+from flankit.errors import ConfigError, FlankitError
 
 MIN_FREE_MB = 300  # checkpoints, model, plots of the tiny model fit well within this
 
@@ -53,10 +55,24 @@ class DemoConfig:
         help="Few-shot settings evaluated (1-shot prompts stay within the trained lengths).",
     )
     threads: int = field(2, help="CPU threads.")
+    pretrain_share: float = field(
+        0.0, help="Share of the training steps spent first on span-corruption warm-up (T5's objective)."
+    )
+    pretrain_text: list[str] = field(
+        default_factory=list,
+        help="Plain-text files (a passage per line) for the warm-up; empty: the mixture's own text.",
+    )
 
     @property
     def steps(self) -> int:
+        """All training steps: the warm-up's and instruction tuning's."""
         return max(10, int(self.minutes * self.train_share * self.steps_per_minute))
+
+    @property
+    def pretrain_steps(self) -> int:
+        if not 0.0 <= self.pretrain_share < 1.0:
+            raise ConfigError(f"pretrain_share must be in [0, 1), got {self.pretrain_share}")
+        return int(self.steps * self.pretrain_share)
 
 
 def _check_disk(out: Path) -> None:
@@ -69,13 +85,14 @@ def _check_disk(out: Path) -> None:
         )
 
 
-def train_config(cfg: DemoConfig):
+def train_config(cfg: DemoConfig, model: str | None = None):
+    """Instruction tuning of `model` (default: a random `cfg.size` T5 with a tokenizer trained here)."""
     from flankit.training.config import DataSection, ModelSection, TrainConfig, TrainSection
 
-    steps = cfg.steps
+    steps = cfg.steps - cfg.pretrain_steps
     return TrainConfig(
         output_dir=str(Path(cfg.out) / "train"),
-        model=ModelSection(name=cfg.size, vocab_size=cfg.vocab_size, dropout=0.0),
+        model=ModelSection(name=model or cfg.size, vocab_size=cfg.vocab_size, dropout=0.0),
         data=DataSection(
             mixture=cfg.mixture,
             num_examples=steps * cfg.batch_size * 3,
@@ -101,6 +118,32 @@ def train_config(cfg: DemoConfig):
             num_threads=cfg.threads,
         ),
     )
+
+
+def warmup_config(cfg: DemoConfig):
+    """The span-corruption warm-up: a random T5 and the tokenizer, trained on plain text first."""
+    tcfg = train_config(cfg)
+    steps = cfg.pretrain_steps
+    return dataclasses.replace(
+        tcfg,
+        output_dir=str(Path(cfg.out) / "pretrain"),
+        data=dataclasses.replace(tcfg.data, text_files=list(cfg.pretrain_text)),
+        train=dataclasses.replace(
+            tcfg.train,
+            objective="span_corruption",
+            steps=steps,
+            warmup_steps=max(1, steps // 20),
+            save_every=max(1, steps // 2),
+        ),
+    )
+
+
+def _train_stage(tcfg, resume: bool) -> dict:
+    """Train one stage; with `resume`, a stage that has checkpoints continues and one without starts."""
+    from flankit.training import checkpoint as ckpt
+    from flankit.training.trainer import train
+
+    return train(tcfg, resume=resume and bool(ckpt.list_checkpoints(Path(tcfg.output_dir))))
 
 
 def classification_tasks() -> list[str]:
@@ -153,7 +196,6 @@ def run_demo(cfg: DemoConfig, resume: bool = False, console=None) -> dict:
     from flankit.evaluation.harness import EvalConfig, evaluate
     from flankit.evaluation.report import write_report
     from flankit.inference.engine import Engine
-    from flankit.training.trainer import train
 
     console = console or Console()
     out = Path(cfg.out)
@@ -161,9 +203,16 @@ def run_demo(cfg: DemoConfig, resume: bool = False, console=None) -> dict:
     torch.set_num_threads(cfg.threads)
     cfgmod.save(cfg, out / "demo_config.json")
     t0 = time.perf_counter()
-    tcfg = train_config(cfg)
+    warm = None
+    if cfg.pretrain_steps:
+        wcfg = warmup_config(cfg)
+        console.rule(
+            f"[bold]1-2. tokenizer, tiny T5 ({cfg.size}), span-corruption warm-up: {cfg.pretrain_steps} steps"
+        )
+        warm = _train_stage(wcfg, resume)
+    tcfg = train_config(cfg, warm["model_dir"] if warm else None)
     console.rule(f"[bold]1-3. tokenizer, tiny T5 ({cfg.size}), instruction tuning: {tcfg.train.steps} steps")
-    summary = train(tcfg, resume=resume)
+    summary = _train_stage(tcfg, resume)
     model_dir = out / "model"
     if model_dir.exists():
         shutil.rmtree(model_dir)
@@ -190,8 +239,14 @@ def run_demo(cfg: DemoConfig, resume: bool = False, console=None) -> dict:
     doc = {
         **summarize(results),
         "seed": cfg.seed,
-        "config": {"demo": asdict(cfg), "train": cfgmod.to_dict(tcfg), "eval": asdict(ecfg)},
+        "config": {
+            "demo": asdict(cfg),
+            **({"pretrain": cfgmod.to_dict(warmup_config(cfg))} if warm else {}),
+            "train": cfgmod.to_dict(tcfg),
+            "eval": asdict(ecfg),
+        },
         "train": _train_summary(summary),
+        **({"pretrain": _train_summary(warm)} if warm else {}),
         "robustness": results["robustness"],
         "template_gap": results["template_gap"],
         "shot_gap": results["shot_gap"],

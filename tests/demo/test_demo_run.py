@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import dataclasses
 import json
 import shutil
 from collections import namedtuple
@@ -92,3 +93,45 @@ def test_demo_trains_with_flan_per_example_loss():
 
     assert train_config(DemoConfig()).train.loss_normalization == "sequence"
     assert train_config(DemoConfig(loss_normalization="token")).train.loss_normalization == "token"
+
+
+@pytest.fixture(scope="module")
+def warm_run(tmp_path_factory):
+    root = tmp_path_factory.mktemp("warm")
+    text = root / "passages.txt"
+    text.write_text("the quorblat sings beside the river at dawn\n" * 300, encoding="utf-8")
+    out = root / "run"
+    return out, run_demo(toy(out, pretrain_share=0.5, pretrain_text=[str(text)]))
+
+
+def test_span_corruption_warm_up_then_instruction_tuning(warm_run, first_run):
+    from flankit.modeling.load import load_tokenizer
+
+    out, doc = warm_run
+    warm_cfg, tune_cfg = doc["config"]["pretrain"], doc["config"]["train"]
+    assert warm_cfg["train"]["objective"] == "span_corruption" and tune_cfg["train"]["objective"] == "seq2seq"
+    assert warm_cfg["train"]["steps"] + tune_cfg["train"]["steps"] == toy(out).steps
+    assert doc["pretrain"]["steps"] == warm_cfg["train"]["steps"] == 5
+    # instruction tuning starts from the warmed-up model and keeps its tokenizer, which was
+    # trained on the warm-up text too
+    assert tune_cfg["model"]["name"] == str(out / "pretrain" / "model")
+    pieces = lambda run: len(load_tokenizer(str(run / "model")).tokenize("quorblat sings"))  # noqa: E731
+    assert pieces(out) < pieces(first_run[0])
+    assert (out / "pretrain" / "metrics.jsonl").is_file()
+
+
+def test_resume_after_the_warm_up_finishes_the_run_identically(warm_run, tmp_path):
+    out, doc = warm_run
+    copy = tmp_path / "copy"
+    shutil.copytree(out, copy)
+    shutil.rmtree(copy / "train")  # stopped after the warm-up, before instruction tuning saved anything
+    cfg = dataclasses.replace(
+        toy(copy), **{k: doc["config"]["demo"][k] for k in ("pretrain_share", "pretrain_text")}
+    )
+    resumed = run_demo(cfg, resume=True)
+    assert resumed["per_task"] == doc["per_task"]
+
+
+def test_pretrain_share_out_of_range_is_a_config_error(tmp_path):
+    with pytest.raises(ConfigError, match="pretrain_share"):
+        run_demo(toy(tmp_path / "bad", pretrain_share=1.0))
