@@ -70,9 +70,16 @@ class DemoConfig:
 
     @property
     def pretrain_steps(self) -> int:
-        if not 0.0 <= self.pretrain_share < 1.0:
-            raise ConfigError(f"pretrain_share must be in [0, 1), got {self.pretrain_share}")
         return int(self.steps * self.pretrain_share)
+
+
+def _check_warm_up(cfg: DemoConfig) -> None:
+    """Refuse a bad warm-up setting before anything is written."""
+    if not 0.0 <= cfg.pretrain_share < 1.0:
+        raise ConfigError(f"pretrain_share must be in [0, 1), got {cfg.pretrain_share}")
+    missing = [f for f in cfg.pretrain_text if not Path(f).is_file()]
+    if missing:
+        raise ConfigError(f"pretrain_text {missing} not found: give plain-text files with a passage per line")
 
 
 def _check_disk(out: Path) -> None:
@@ -199,6 +206,7 @@ def run_demo(cfg: DemoConfig, resume: bool = False, console=None) -> dict:
 
     console = console or Console()
     out = Path(cfg.out)
+    _check_warm_up(cfg)
     _check_disk(out)
     torch.set_num_threads(cfg.threads)
     cfgmod.save(cfg, out / "demo_config.json")

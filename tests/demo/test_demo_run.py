@@ -135,3 +135,7 @@ def test_resume_after_the_warm_up_finishes_the_run_identically(warm_run, tmp_pat
 def test_pretrain_share_out_of_range_is_a_config_error(tmp_path):
     with pytest.raises(ConfigError, match="pretrain_share"):
         run_demo(toy(tmp_path / "bad", pretrain_share=1.0))
+    assert not (tmp_path / "bad").exists()
+    with pytest.raises(ConfigError, match="nowhere.txt"):
+        run_demo(toy(tmp_path / "bad", pretrain_share=0.2, pretrain_text=[str(tmp_path / "nowhere.txt")]))
+    assert not (tmp_path / "bad").exists()  # refused before anything is written
