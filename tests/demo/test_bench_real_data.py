@@ -40,7 +40,7 @@ def test_real_mixture_resolves_every_task_and_samples_them(external, tmp_path):
     mix = load_mixture(real.write_mixture(task_file, tmp_path))
     rates = mix.rates()
     assert set(real.CLASSIFICATION) | {real.COT_TASK} | {"sentiment", "topic", "nli"} <= set(rates)
-    assert sum(rates[t] for t in real.CLASSIFICATION) == pytest.approx(0.55)
+    assert sum(rates[t] for t in real.CLASSIFICATION) == pytest.approx(0.85)
     recs = list(mix.sample(1500, seed=0))
     gsm = [r for r in recs if r["task"] == real.COT_TASK]
     assert gsm and all(r["format"] in ("cot", "fs_cot") and "So the answer is" in r["targets"] for r in gsm)
@@ -49,18 +49,18 @@ def test_real_mixture_resolves_every_task_and_samples_them(external, tmp_path):
 
     held = {t.id for n in real.CLASSIFICATION for t in templates_for(n) if t.heldout}
     assert held and not held & {r["template"] for r in recs}
-    mix = load_mixture(real.write_mixture(task_file, tmp_path / "w", (0.8, 0.05, 0.15), few_shot=0.0))
-    rates = mix.rates()
-    assert sum(rates[t] for t in real.CLASSIFICATION) == pytest.approx(0.8)
-    assert rates[real.COT_TASK] == pytest.approx(0.05)
-    real_formats = {r["format"] for r in mix.sample(800, seed=1) if r["task"] in real.CLASSIFICATION}
-    assert real_formats == {"zs_opt"}
-    rates = load_mixture(real.write_mixture(task_file, tmp_path / "p", rate="proportional")).rates()
+    # the defaults: zero-shot with options only, examples-proportional rates
+    assert {r["format"] for r in recs if r["task"] in real.CLASSIFICATION} == {"zs_opt"}
     real_rates = {t: rates[t] for t in real.CLASSIFICATION}
-    assert sum(real_rates.values()) == pytest.approx(0.55)
     # examples-proportional: RTE (2,490 training pairs) gets far less than SST-2 (6,920 sentences)
     assert real_rates["rte_file"] < 0.5 * real_rates["sst2_file"]
     assert real_rates["sst2_file"] == max(real_rates.values())
+    mix = load_mixture(real.write_mixture(task_file, tmp_path / "w", (0.8, 0.05, 0.15), 0.3, "equal"))
+    rates = mix.rates()
+    assert [rates[t] for t in real.CLASSIFICATION] == pytest.approx([0.2] * 4)
+    assert rates[real.COT_TASK] == pytest.approx(0.05)
+    real_formats = {r["format"] for r in mix.sample(800, seed=1) if r["task"] in real.CLASSIFICATION}
+    assert real_formats == {"zs_opt", "fs_opt"}
 
 
 def test_eval_specs_cover_each_task_and_gsm8k_only_with_cot(external, tmp_path):
