@@ -18,12 +18,11 @@ numbers on the same machine. An interrupted run continues with `--resume`.
 
 from __future__ import annotations
 
-import dataclasses
 import json
 import shutil
 import statistics
 import time
-from dataclasses import asdict, dataclass
+from dataclasses import asdict, dataclass, replace
 from pathlib import Path
 
 from flankit.config import field
@@ -131,11 +130,11 @@ def warmup_config(cfg: DemoConfig):
     """The span-corruption warm-up: a random T5 and the tokenizer, trained on plain text first."""
     tcfg = train_config(cfg)
     steps = cfg.pretrain_steps
-    return dataclasses.replace(
+    return replace(
         tcfg,
         output_dir=str(Path(cfg.out) / "pretrain"),
-        data=dataclasses.replace(tcfg.data, text_files=list(cfg.pretrain_text)),
-        train=dataclasses.replace(
+        data=replace(tcfg.data, text_files=list(cfg.pretrain_text)),
+        train=replace(
             tcfg.train,
             objective="span_corruption",
             steps=steps,
