@@ -50,10 +50,17 @@ def write_mixture(
     shares: tuple[float, float, float] = DEFAULT_SHARES,
     few_shot: float = 0.0,
     rate: str = "proportional",
+    untrained: tuple[str, ...] = (),
 ) -> Path:
     """The mixture YAML: real classification (`few_shot` of it few-shot), GSM8K CoT and the
     builtin mixture in `shares`; the real tasks share theirs equally or in proportion to their
-    training-set sizes (`rate="proportional"`, FLAN's examples-proportional mixing)."""
+    training-set sizes (`rate="proportional"`, FLAN's examples-proportional mixing). Tasks in
+    `untrained` are left out of training (they are still evaluated)."""
+    unknown = set(untrained) - set(CLASSIFICATION)
+    if unknown:
+        raise SystemExit(
+            f"--untrained: unknown task(s) {sorted(unknown)}; choose from {', '.join(CLASSIFICATION)}"
+        )
     real, cot, builtin = shares
     real_rate = {"rate": "equal"} if rate == "equal" else {}
     doc = {
@@ -65,7 +72,7 @@ def write_mixture(
             {
                 "name": "real",
                 "weight": real,
-                "tasks": list(CLASSIFICATION),
+                "tasks": [t for t in CLASSIFICATION if t not in untrained],
                 **real_rate,
                 # options shown, no inverse templates: writing a real review or news story from
                 # its label is language modelling of real text, whose large gradients swamp the
@@ -184,6 +191,7 @@ def run(
     shares: tuple[float, float, float] = DEFAULT_SHARES,
     few_shot: float = 0.0,
     rate: str = "proportional",
+    untrained: tuple[str, ...] = (),
     **demo_overrides,
 ) -> dict:
     """Register the external tasks, train through the demo, evaluate the real tasks; the JSON document."""
@@ -198,7 +206,7 @@ def run(
     if out.exists():  # a fresh run, never a silent resume of another budget
         shutil.rmtree(out)
     task_file = register_external_tasks(external, out / "tasks")
-    mixture = write_mixture(task_file, out, shares, few_shot, rate)
+    mixture = write_mixture(task_file, out, shares, few_shot, rate, untrained)
     if demo_overrides.get("pretrain_share"):
         demo_overrides["pretrain_text"] = [str(write_pretrain_text(out))]
     cfg = DemoConfig(
@@ -233,6 +241,7 @@ def run(
             "shares": dict(zip(("real", "cot", "builtin"), shares, strict=True)),
             "real_few_shot": few_shot,
             "real_rate": rate,
+            "untrained": list(untrained),
             "pretrain_share": cfg.pretrain_share,
         },
         "train": doc["train"],
@@ -272,6 +281,12 @@ def main() -> None:
         default="proportional",
         help="the real tasks' shares: equal, or proportional to their training-set sizes",
     )
+    ap.add_argument(
+        "--untrained",
+        type=lambda v: tuple(t for t in v.split(",") if t),
+        default=(),
+        help="real tasks left out of training but still evaluated, comma-separated (e.g. rte_file)",
+    )
     ap.add_argument("--out", type=Path, default=OUT, help="run folder (replaced)")
     ap.add_argument(
         "--pretrain-share",
@@ -295,6 +310,7 @@ def main() -> None:
         shares=args.shares,
         few_shot=args.few_shot,
         rate=args.rate,
+        untrained=args.untrained,
         out=args.out,
         pretrain_share=args.pretrain_share,
     )

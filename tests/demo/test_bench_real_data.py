@@ -61,6 +61,10 @@ def test_real_mixture_resolves_every_task_and_samples_them(external, tmp_path):
     assert rates[real.COT_TASK] == pytest.approx(0.05)
     real_formats = {r["format"] for r in mix.sample(800, seed=1) if r["task"] in real.CLASSIFICATION}
     assert real_formats == {"zs_opt", "fs_opt"}
+    rates = load_mixture(real.write_mixture(task_file, tmp_path / "u", untrained=("rte_file",))).rates()
+    assert "rte_file" not in rates and sum(rates[t] for t in real.CLASSIFICATION[:3]) == pytest.approx(0.85)
+    with pytest.raises(SystemExit, match="rte"):
+        real.write_mixture(task_file, tmp_path / "x", untrained=("rte",))
 
 
 def test_eval_specs_cover_each_task_and_gsm8k_only_with_cot(external, tmp_path):
