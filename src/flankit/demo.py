@@ -210,15 +210,16 @@ def run_demo(cfg: DemoConfig, resume: bool = False, console=None) -> dict:
     torch.set_num_threads(cfg.threads)
     cfgmod.save(cfg, out / "demo_config.json")
     t0 = time.perf_counter()
+    wcfg = warmup_config(cfg) if cfg.pretrain_steps else None
     warm = None
-    if cfg.pretrain_steps:
-        wcfg = warmup_config(cfg)
+    if wcfg:
         console.rule(
-            f"[bold]1-2. tokenizer, tiny T5 ({cfg.size}), span-corruption warm-up: {cfg.pretrain_steps} steps"
+            f"[bold]1-2. tokenizer, tiny T5 ({cfg.size}), span-corruption warm-up: {wcfg.train.steps} steps"
         )
         warm = _train_stage(wcfg, resume)
     tcfg = train_config(cfg, warm["model_dir"] if warm else None)
-    console.rule(f"[bold]1-3. tokenizer, tiny T5 ({cfg.size}), instruction tuning: {tcfg.train.steps} steps")
+    stage = "3." if warm else f"1-3. tokenizer, tiny T5 ({cfg.size}),"
+    console.rule(f"[bold]{stage} instruction tuning: {tcfg.train.steps} steps")
     summary = _train_stage(tcfg, resume)
     model_dir = out / "model"
     if model_dir.exists():
@@ -248,7 +249,7 @@ def run_demo(cfg: DemoConfig, resume: bool = False, console=None) -> dict:
         "seed": cfg.seed,
         "config": {
             "demo": asdict(cfg),
-            **({"pretrain": cfgmod.to_dict(warmup_config(cfg))} if warm else {}),
+            **({"pretrain": cfgmod.to_dict(wcfg)} if wcfg else {}),
             "train": cfgmod.to_dict(tcfg),
             "eval": asdict(ecfg),
         },
