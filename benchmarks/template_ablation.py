@@ -15,10 +15,14 @@ robustness`), then the mean over tasks. FLAN (Wei et al. 2021, fig. 8) reports t
 templates per task help on unseen instructions; the quality bar (issue 8) asks for a held-out
 spread of `full` at most half of `single`'s and a higher held-out mean.
 
-    python benchmarks/template_ablation.py [--minutes 5] [--seed 0] [--eval-limit 400] [--threads 2]
+    python benchmarks/template_ablation.py [--minutes 5] [--seeds 0,1,2] [--eval-limit 400] [--threads 2]
 
-Prints one JSON object {"full": {...}, "single": {...}, "budget": {...}, "ratios": {...}} and
-a markdown table. Run folders: .bench/ablation/{full,single} (each a complete demo run).
+Every seed trains both arms; `full` and `single` hold the arms' statistics averaged over the
+seeds, and the verdict (`flan_effect`) is taken on those averages, because a spread between two
+held-out templates moves by several points from seed to seed. Prints one JSON object
+{"full": {...}, "single": {...}, "budget": {...}, "ratios": {...}, "flan_effect": ...,
+"per_seed": {seed: {"full", "single", ratios}}} and a markdown table. Run folders:
+.bench/ablation/seed{N}/{full,single} (each a complete demo run).
 """
 
 from __future__ import annotations
@@ -119,26 +123,30 @@ def arm_stats(run_dir: Path, doc: dict, trained: dict[str, set[str]]) -> dict:
 
 
 def markdown(result: dict) -> str:
+    """The arms' averages over seeds, then each seed's arms with its spread ratio."""
     rows = [
-        "| arm | held-out mean acc | held-out spread (pts) | CPS | trained-template acc |",
-        "|---|---|---|---|---|",
+        "| seed | arm | held-out mean acc | held-out spread (pts) | CPS | trained-template acc | spread ratio |",
+        "|---|---|---|---|---|---|---|",
     ]
-    for arm in ARMS:
-        r = result[arm]
-        rows.append(
-            f"| {arm} | {100 * r['heldout_mean']:.1f}% | {100 * r['heldout_spread']:.1f} | {r['cps']:.3f} "
-            f"| {100 * r['trained_template_mean']:.1f}% |"
-        )
+    runs = [("mean", result, result["ratios"]["spread_full_over_single"])]
+    runs += [(str(seed), r, r["spread_full_over_single"]) for seed, r in result.get("per_seed", {}).items()]
+    for label, arms, ratio in runs:
+        for arm in ARMS:
+            r = arms[arm]
+            last = "-" if arm != "full" or ratio is None else f"{ratio:.2f}"
+            rows.append(
+                f"| {label} | {arm} | {100 * r['heldout_mean']:.1f}% | {100 * r['heldout_spread']:.1f} "
+                f"| {r['cps']:.3f} | {100 * r['trained_template_mean']:.1f}% | {last} |"
+            )
     return "\n".join(rows)
 
 
-def run(minutes: float, seed: int, out: Path = OUT, **demo_overrides) -> dict:
-    """Train and evaluate both arms; returns the JSON document."""
+def run_seed(minutes: float, seed: int, out: Path, paths: dict[str, Path], **demo_overrides) -> dict:
+    """Train and evaluate both arms at one seed (run folders out/{full,single}); arm -> stats."""
     from rich.console import Console
 
     from flankit.demo import DemoConfig, run_demo
 
-    paths = write_mixtures(out)
     result: dict = {}
     for arm in ARMS:
         run_dir = out / arm
@@ -149,39 +157,80 @@ def run(minutes: float, seed: int, out: Path = OUT, **demo_overrides) -> dict:
         )
         doc = run_demo(cfg, console=Console(stderr=True, quiet=True))
         result[arm] = arm_stats(run_dir, doc, trained_templates(paths[arm]))
-    full, single = result["full"], result["single"]
+    return result
+
+
+def mean_over_seeds(per_seed: list[dict]) -> dict:
+    """An arm's statistics averaged over seeds (per task too); steps and templates are the same for all."""
+    keys = ("heldout_mean", "heldout_spread", "cps", "trained_template_mean")
+    first = per_seed[0]
+    return {
+        **{k: statistics.fmean(r[k] for r in per_seed) for k in keys},
+        "templates_trained_per_task": first["templates_trained_per_task"],
+        "per_task": {
+            task: {
+                k: statistics.fmean(r["per_task"][task][k] for r in per_seed) for k in first["per_task"][task]
+            }
+            for task in first["per_task"]
+        },
+        "steps": first["steps"],
+    }
+
+
+def verdict(full: dict, single: dict) -> dict:
+    """Spread ratio, mean difference and whether both halves of the FLAN effect hold."""
+    return {
+        "spread_full_over_single": full["heldout_spread"] / single["heldout_spread"]
+        if single["heldout_spread"]
+        else None,
+        "heldout_mean_full_minus_single": full["heldout_mean"] - single["heldout_mean"],
+        "flan_effect": bool(
+            full["heldout_mean"] > single["heldout_mean"]
+            and full["heldout_spread"] <= 0.5 * single["heldout_spread"]
+        ),
+    }
+
+
+def run(minutes: float, seeds: list[int], out: Path = OUT, **demo_overrides) -> dict:
+    """Train and evaluate both arms at every seed; `full`/`single` average over the seeds, and the
+    verdict is taken on those averages (a spread over two templates is noisy at one seed)."""
+    from flankit.demo import DemoConfig
+
+    cfg = DemoConfig(minutes=minutes, **demo_overrides)  # the budget both arms share at every seed
+    paths = write_mixtures(out)
+    per_seed = {seed: run_seed(minutes, seed, out / f"seed{seed}", paths, **demo_overrides) for seed in seeds}
+    result: dict = {arm: mean_over_seeds([per_seed[s][arm] for s in seeds]) for arm in ARMS}
     result["budget"] = {
         "minutes_per_arm": minutes,
-        "steps": full["steps"],
-        "seed": seed,
+        "steps": result["full"]["steps"],
+        "seeds": seeds,
         "formats": FORMATS,
         "model": cfg.size,
         "batch_size": cfg.batch_size,
         "eval_items_per_template": cfg.eval_limit,
     }
-    result["ratios"] = {
-        "spread_full_over_single": full["heldout_spread"] / single["heldout_spread"]
-        if single["heldout_spread"]
-        else None,
-        "heldout_mean_full_minus_single": full["heldout_mean"] - single["heldout_mean"],
-    }
-    result["flan_effect"] = bool(
-        full["heldout_mean"] > single["heldout_mean"]
-        and full["heldout_spread"] <= 0.5 * single["heldout_spread"]
-    )
+    ratios = verdict(result["full"], result["single"])
+    result["flan_effect"] = ratios.pop("flan_effect")
+    result["ratios"] = ratios
+    result["per_seed"] = {seed: {**r, **verdict(r["full"], r["single"])} for seed, r in per_seed.items()}
     return result
 
 
 def main() -> None:
     ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     ap.add_argument("--minutes", type=float, default=5.0, help="budget per arm (sets the step count)")
-    ap.add_argument("--seed", type=int, default=0)
+    ap.add_argument(
+        "--seeds",
+        type=lambda v: [int(x) for x in v.split(",")],
+        default=[0, 1, 2],
+        help="comma-separated seeds; the verdict uses the arms' averages over them",
+    )
     ap.add_argument(
         "--eval-limit", type=int, default=400, help="test items per (task, template): spreads need many"
     )
     ap.add_argument("--threads", type=int, default=2, help="CPU threads (results do not depend on it)")
     args = ap.parse_args()
-    result = run(args.minutes, args.seed, eval_limit=args.eval_limit, threads=args.threads)
+    result = run(args.minutes, args.seeds, eval_limit=args.eval_limit, threads=args.threads)
     print(json.dumps(result, indent=2))
     print()
     print(markdown(result))

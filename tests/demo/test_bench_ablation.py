@@ -94,5 +94,43 @@ def test_arm_stats_average_heldout_spread_and_cps(tmp_path):
     assert stats["heldout_spread"] == pytest.approx((0.2 + 0.0) / 2)
     assert stats["cps"] == pytest.approx((0.8 * (1 - 0.1) + 0.5) / 2)
     assert stats["trained_template_mean"] == pytest.approx(0.95)
-    table = ablation.markdown({"full": stats, "single": stats})
-    assert table.count("| 60.0% |") == 2 and "CPS" in table
+    table = ablation.markdown({"full": stats, "single": stats, "ratios": ablation.verdict(stats, stats)})
+    assert table.count("| 60.0% |") == 2 and "CPS" in table and "| 1.00 |" in table
+
+
+def _arm(mean, spread, cps, task_spread):
+    return {
+        "heldout_mean": mean,
+        "heldout_spread": spread,
+        "cps": cps,
+        "trained_template_mean": 0.9,
+        "templates_trained_per_task": {"a": 8},
+        "per_task": {"a": {"mean": mean, "spread": task_spread, "cps": cps, "n": 2}},
+        "steps": 10,
+    }
+
+
+def test_seeds_are_averaged_before_the_verdict():
+    # seed 0 alone fails the spread criterion (ratio 2.0), seed 1 alone passes it (0.1); the
+    # verdict is taken on the averages (spreads 0.06 vs 0.125, ratio 0.48), not on either seed
+    full = [_arm(0.8, 0.10, 0.78, 0.10), _arm(0.9, 0.02, 0.89, 0.02)]
+    single = [_arm(0.7, 0.05, 0.68, 0.05), _arm(0.7, 0.20, 0.62, 0.20)]
+    f, s = ablation.mean_over_seeds(full), ablation.mean_over_seeds(single)
+    assert f["heldout_mean"] == pytest.approx(0.85) and f["heldout_spread"] == pytest.approx(0.06)
+    assert f["per_task"]["a"]["spread"] == pytest.approx(0.06) and f["steps"] == 10
+    assert s["heldout_spread"] == pytest.approx(0.125)
+    assert ablation.verdict(full[0], single[0])["flan_effect"] is False
+    assert ablation.verdict(full[1], single[1])["flan_effect"] is True
+    both = ablation.verdict(f, s)
+    assert both["spread_full_over_single"] == pytest.approx(0.48) and both["flan_effect"] is True
+    assert ablation.verdict(f, {**s, "heldout_mean": 0.9})["flan_effect"] is False  # mean must be higher too
+    result = {
+        "full": f,
+        "single": s,
+        "ratios": both,
+        "per_seed": {0: {"full": full[0], "single": single[0], **ablation.verdict(full[0], single[0])}},
+    }
+    table = ablation.markdown(result)
+    assert (
+        "| mean | full |" in table and "| 0 | full |" in table and "| 2.00 |" in table and "| 0.48 |" in table
+    )
