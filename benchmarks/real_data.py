@@ -42,6 +42,7 @@ TARGETS = {"sst2_file": 0.75, "trec_file": 0.80, "agnews_file": 0.80}
 
 
 DEFAULT_SHARES = (0.85, 0.03, 0.12)  # real classification, GSM8K CoT, the builtin mixture (best run)
+DEFAULT_LR = 1e-3
 
 
 def write_mixture(
@@ -236,6 +237,7 @@ def run(
             "seed": seed,
             "model": cfg.size,
             "vocab_size": cfg.vocab_size,
+            "lr": cfg.lr,
             "eval_limit": eval_limit,
             "cot_limit": cot_limit,
             "shares": dict(zip(("real", "cot", "builtin"), shares, strict=True)),
@@ -268,6 +270,9 @@ def main() -> None:
     ap.add_argument("--cot-limit", type=int, default=50, help="GSM8K test items per CoT template")
     ap.add_argument("--size", default="mini", help="random model size (flankit.modeling.load.SIZES)")
     ap.add_argument("--vocab-size", type=int, default=8000)
+    ap.add_argument(
+        "--lr", type=float, default=DEFAULT_LR, help="peak learning rate (the demo's 2e-3 is too high for real text)"
+    )
     ap.add_argument(
         "--shares",
         type=lambda v: tuple(float(x) for x in v.split(",")),
@@ -306,6 +311,7 @@ def main() -> None:
         cot_limit=args.cot_limit,
         size=args.size,
         vocab_size=args.vocab_size,
+        lr=args.lr,
         threads=args.threads,
         shares=args.shares,
         few_shot=args.few_shot,
