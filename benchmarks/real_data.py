@@ -271,7 +271,10 @@ def main() -> None:
     ap.add_argument("--size", default="mini", help="random model size (flankit.modeling.load.SIZES)")
     ap.add_argument("--vocab-size", type=int, default=8000)
     ap.add_argument(
-        "--lr", type=float, default=DEFAULT_LR, help="peak learning rate (the demo's 2e-3 is too high for real text)"
+        "--lr",
+        type=float,
+        default=DEFAULT_LR,
+        help="peak learning rate (the demo's 2e-3 is too high for real text)",
     )
     ap.add_argument(
         "--shares",
