@@ -216,6 +216,16 @@ def run(minutes: float, seeds: list[int], out: Path = OUT, **demo_overrides) -> 
     return result
 
 
+def seed_list(value: str) -> list[int]:
+    """`--seeds`: comma-separated integers, e.g. 0,1,2."""
+    try:
+        return [int(x) for x in value.split(",")]
+    except ValueError:
+        raise argparse.ArgumentTypeError(
+            f"give comma-separated integer seeds such as 0,1,2, not {value!r}"
+        ) from None
+
+
 def main() -> None:
     ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     ap.add_argument(
@@ -226,7 +236,7 @@ def main() -> None:
     )
     ap.add_argument(
         "--seeds",
-        type=lambda v: [int(x) for x in v.split(",")],
+        type=seed_list,
         default=[0, 1],
         help="comma-separated seeds; the verdict uses the arms' averages over them",
     )

@@ -134,3 +134,11 @@ def test_seeds_are_averaged_before_the_verdict():
     assert (
         "| mean | full |" in table and "| 0 | full |" in table and "| 2.00 |" in table and "| 0.48 |" in table
     )
+
+
+def test_seed_list_parses_and_refuses_bad_seeds():
+    import argparse
+
+    assert ablation.seed_list("0,1,2") == [0, 1, 2]
+    with pytest.raises(argparse.ArgumentTypeError, match="comma-separated integer seeds"):
+        ablation.seed_list("0,x")
