@@ -45,6 +45,10 @@ class DemoConfig:
     input_length: int = field(192, help="Encoder tokens per packed row.")
     target_length: int = field(64, help="Decoder tokens per packed row.")
     lr: float = field(2e-3, help="Peak learning rate (AdamW, linear decay after warm-up).")
+    dropout: float = field(
+        0.0, help="Dropout rate of instruction tuning (regularises small data sets read many times over)."
+    )
+    weight_decay: float = field(0.0, help="Decoupled weight decay of AdamW.")
     loss_normalization: str = field(
         "sequence", help="sequence (FLAN: every example weighs the same) or token."
     )
@@ -98,7 +102,7 @@ def train_config(cfg: DemoConfig, model: str | None = None):
     steps = cfg.steps - cfg.pretrain_steps
     return TrainConfig(
         output_dir=str(Path(cfg.out) / "train"),
-        model=ModelSection(name=model or cfg.size, vocab_size=cfg.vocab_size, dropout=0.0),
+        model=ModelSection(name=model or cfg.size, vocab_size=cfg.vocab_size, dropout=cfg.dropout),
         data=DataSection(
             mixture=cfg.mixture,
             num_examples=steps * cfg.batch_size * 3,
@@ -113,6 +117,7 @@ def train_config(cfg: DemoConfig, model: str | None = None):
             batch_size=cfg.batch_size,
             optimizer="adamw",
             lr=cfg.lr,
+            weight_decay=cfg.weight_decay,
             schedule="linear",
             loss_normalization=cfg.loss_normalization,
             warmup_steps=max(1, steps // 20),

@@ -95,6 +95,16 @@ def test_demo_trains_with_flan_per_example_loss():
     assert train_config(DemoConfig(loss_normalization="token")).train.loss_normalization == "token"
 
 
+def test_demo_regularisation_reaches_the_trainer():
+    from flankit.demo import DemoConfig, train_config, warmup_config
+
+    plain = train_config(DemoConfig())
+    assert plain.model.dropout == 0.0 and plain.train.weight_decay == 0.0
+    cfg = DemoConfig(dropout=0.1, weight_decay=0.05, pretrain_share=0.2)
+    for tcfg in (train_config(cfg), warmup_config(cfg)):
+        assert tcfg.model.dropout == 0.1 and tcfg.train.weight_decay == 0.05
+
+
 @pytest.fixture(scope="module")
 def warm_run(tmp_path_factory):
     root = tmp_path_factory.mktemp("warm")

@@ -122,3 +122,17 @@ def test_span_corruption_reconstructs_and_has_density():
 def test_chunk_length_fits_t5_lengths():
     n = chunk_length(512, 114)
     assert 560 <= n <= 575  # T5 uses 568 raw tokens for 512 inputs
+
+
+def test_set_dropout_turns_on_dropout_of_a_model_built_without():
+    from flankit.training.trainer import set_dropout
+
+    torch.manual_seed(0)
+    model = T5(small_config(dropout_rate=0.0)).train()
+    ids = torch.randint(3, 90, (2, 9))
+    logits = lambda: model(input_ids=ids, decoder_input_ids=ids).logits  # noqa: E731
+    assert torch.equal(logits(), logits())
+    set_dropout(model, 0.3)
+    assert model.config.dropout_rate == 0.3 and not torch.equal(logits(), logits())
+    model.eval()
+    assert torch.equal(logits(), logits())

@@ -132,6 +132,10 @@ class TrainConfig:
         for key, value in positive.items():
             if value < 1:
                 raise ConfigError(f"{key} must be >= 1, got {value}")
+        if self.model.dropout is not None and not 0.0 <= self.model.dropout < 1.0:
+            raise ConfigError(f"model.dropout must be in [0, 1), got {self.model.dropout}")
+        if t.weight_decay < 0:
+            raise ConfigError(f"train.weight_decay must be >= 0, got {t.weight_decay}")
         if t.precision == "fp16":
             raise ConfigError("fp16 overflows in T5's feed-forward; use train.precision=bf16 or fp32")
 
