@@ -44,7 +44,7 @@ TARGETS = {"sst2_file": 0.75, "trec_file": 0.80, "agnews_file": 0.80}
 
 DEFAULT_SHARES = (0.85, 0.03, 0.12)  # real classification, GSM8K CoT, the builtin mixture (best run)
 DEFAULT_LR = 1e-3
-DEFAULT_DROPOUT = 0.1  # without it the model memorises the small training sets (99.9% train accuracy)
+DEFAULT_DROPOUT = 0.05  # without it the model memorises the small training sets; 0.1 underfits SST-2
 
 
 def write_mixture(
