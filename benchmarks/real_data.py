@@ -285,9 +285,7 @@ def main() -> None:
         default=DEFAULT_LR,
         help="peak learning rate (the demo's 2e-3 is too high for real text)",
     )
-    ap.add_argument(
-        "--dropout", type=float, default=DEFAULT_DROPOUT, help="dropout rate while training"
-    )
+    ap.add_argument("--dropout", type=float, default=DEFAULT_DROPOUT, help="dropout rate while training")
     ap.add_argument("--weight-decay", type=float, default=0.0, help="AdamW's decoupled weight decay")
     ap.add_argument(
         "--shares",

@@ -46,7 +46,8 @@ class DemoConfig:
     target_length: int = field(64, help="Decoder tokens per packed row.")
     lr: float = field(2e-3, help="Peak learning rate (AdamW, linear decay after warm-up).")
     dropout: float = field(
-        0.0, help="Dropout rate while training, warm-up included (regularises small data sets read many times over)."
+        0.0,
+        help="Dropout rate while training, warm-up included (regularises small data sets read many times over).",
     )
     weight_decay: float = field(0.0, help="Decoupled weight decay of AdamW.")
     loss_normalization: str = field(
