@@ -117,3 +117,24 @@ def test_missing_external_folder_is_a_clear_error(tmp_path):
 
     with pytest.raises(DataError, match="sst2/"):
         register_external_tasks(tmp_path / "nowhere", tmp_path)
+
+
+def test_wall_clock_is_checked_against_the_budget_and_reported():
+    assert real.wall_clock_check(30, 1799.0) == {"budget_minutes": 30, "minutes": 30.0, "met": True}
+    assert not real.wall_clock_check(30, 1801.0)["met"]
+    row = {"seen_template_accuracy": 0.8, "heldout_template_accuracy": 0.7, "majority_baseline": 0.5}
+    result = {
+        "per_task": {"sst2_file": row},
+        "builtin": {"seen_template_accuracy": 0.9, "heldout_template_accuracy": 0.85},
+        "wall_clock": real.wall_clock_check(30, 1710.0),
+        "budget": {"steps": 5940},
+    }
+    text = real.markdown(result)
+    assert "| sst2_file | 80.0% | 70.0% | 50.0% | >= 75% |" in text
+    assert "Wall clock: 28.5 of 30 minutes (5940 steps)." in text
+
+
+def test_the_step_budget_fits_the_reference_machine():
+    # 3.7 steps/s measured on the 2-core reference with dropout; about 2 minutes of setup and evaluation
+    steps = 30 * real.TRAIN_SHARE * real.STEPS_PER_MINUTE
+    assert steps / 3.7 + 120 < 30 * 60
