@@ -132,6 +132,19 @@ def test_wall_clock_is_checked_against_the_budget_and_reported():
     text = real.markdown(result)
     assert "| sst2_file | 80.0% | 70.0% | 50.0% | >= 75% |" in text
     assert "Wall clock: 28.5 of 30 minutes (5940 steps)." in text
+    assert "Training stage" not in text  # no step rate without the training seconds
+
+
+def test_wall_clock_reports_the_step_rate_this_machine_reached():
+    check = real.wall_clock_check(30, 3600.0, steps=5940, train_s=3300.0)
+    assert not check["met"] and check["minutes"] == 60.0
+    rate = check["steps_per_minute"]
+    assert rate["measured"] == 108.0 and rate["assumed"] == real.STEPS_PER_MINUTE
+    assert rate["cpu"] and rate["cores"] >= 1
+    result = {"per_task": {}, "builtin": {"seen_template_accuracy": 0.9, "heldout_template_accuracy": 0.85}}
+    text = real.markdown({**result, "wall_clock": check, "budget": {"steps": 5940}})
+    assert "Wall clock: 60.0 of 30 minutes (5940 steps)." in text
+    assert f"Training stage: 108 steps a minute on {rate['cores']} x {rate['cpu']}" in text
 
 
 def test_the_step_budget_fits_the_reference_machine():
