@@ -170,10 +170,10 @@ def target_check(row: dict, target: float) -> dict:
     return {"target": target, "accuracy": acc, "scored_on": f"{on} templates", "met": acc >= target}
 
 
-def cpu_name() -> str:
+def cpu_name(cpuinfo: Path = Path("/proc/cpuinfo")) -> str:
     """The processor's model name (Linux's /proc/cpuinfo), else what `platform` knows."""
     try:
-        for line in Path("/proc/cpuinfo").read_text(encoding="utf-8").splitlines():
+        for line in cpuinfo.read_text(encoding="utf-8").splitlines():
             if line.startswith("model name"):
                 return line.split(":", 1)[1].strip()
     except OSError:

@@ -147,6 +147,18 @@ def test_wall_clock_reports_the_step_rate_this_machine_reached():
     assert f"Training stage: 108 steps a minute on {rate['cores']} x {rate['cpu']}" in text
 
 
+def test_cpu_name_reads_cpuinfo_and_falls_back_without_it(tmp_path):
+    info = tmp_path / "cpuinfo"
+    info.write_text("processor\t: 0\nmodel name\t: Test CPU 9000\n", encoding="utf-8")
+    assert real.cpu_name(info) == "Test CPU 9000"
+    import platform
+
+    fallback = platform.processor() or platform.machine()
+    assert real.cpu_name(tmp_path / "missing") == fallback
+    info.write_text("processor\t: 0\n", encoding="utf-8")  # no model name line (some ARM kernels)
+    assert real.cpu_name(info) == fallback
+
+
 def test_the_step_budget_fits_the_reference_machine():
     # 3.7 steps/s measured on the 2-core reference with dropout; about 2 minutes of setup and evaluation
     steps = 30 * real.TRAIN_SHARE * real.STEPS_PER_MINUTE
