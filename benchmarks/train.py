@@ -9,7 +9,9 @@ steps through `Trainer.train_step`. Both take one untimed warm-up step first; th
 three measurements alternate for `--rounds` rounds and the best of each is kept, because
 the machine's cores are shared and a disturbed run says nothing about the code. Reported:
 real (non-padding) tokens per second for each, the ratios, and the process's peak RSS
-(flankit runs first, so `flankit_peak_rss_mb` is its own peak).
+(flankit runs first, so `flankit_peak_rss_mb` is its own peak). flankit also runs once more
+per round with dense masked attention over the packed rows (`segments.dense_attention`), so
+`blocked_attention_speedup` is the gain of attending per example in the same run.
 
 Run: `python benchmarks/train.py [--n 64] [--batch 16] [--threads 2]`; prints one JSON object.
 """
@@ -26,6 +28,8 @@ import time
 from pathlib import Path
 
 import torch
+
+from flankit.modeling import segments
 
 REPO = Path(__file__).resolve().parents[1]
 PEER = REPO.parent / "shared" / "anchors" / "peer_train.py"
@@ -102,11 +106,13 @@ def main() -> None:
     peer = load_peer()
     model_dir = ensure_model()
     examples = peer.make_workload(a.n, 32000)
-    ours, fp32, bf16, ours_rss = 0.0, 0.0, 0.0, None
+    ours, dense, fp32, bf16, ours_rss = 0.0, 0.0, 0.0, 0.0, None
     for _ in range(a.rounds):  # best of rounds: the 2 cores are shared, so take the least disturbed run
         tps, pack_padding, rows = flankit_real_tok_per_s(model_dir, examples, a.batch, a.threads)
         ours = max(ours, tps)
         ours_rss = ours_rss or peak_rss_mb()
+        with segments.dense_attention():  # the ablation: packed rows with dense masked attention
+            dense = max(dense, flankit_real_tok_per_s(model_dir, examples, a.batch, a.threads)[0])
         tps, hf_padding = peer.hf_real_tok_per_s(str(model_dir), examples, a.batch, False)
         fp32 = max(fp32, tps)
         bf16 = max(bf16, peer.hf_real_tok_per_s(str(model_dir), examples, a.batch, True)[0])
@@ -121,6 +127,8 @@ def main() -> None:
                     "model": "flan-t5-small shape, random",
                 },
                 "flankit_real_tok_per_s": round(ours, 1),
+                "flankit_dense_attention_real_tok_per_s": round(dense, 1),
+                "blocked_attention_speedup": round(ours / dense, 2),
                 "hf_fp32_real_tok_per_s": round(fp32, 1),
                 "hf_bf16_real_tok_per_s": round(bf16, 1),
                 "ratio_vs_hf_fp32": round(ours / fp32, 2),

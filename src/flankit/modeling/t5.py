@@ -34,7 +34,7 @@ import torch.nn.functional as F
 from torch import nn
 
 from flankit.errors import ModelError
-from flankit.modeling import kernels
+from flankit.modeling import kernels, segments
 from flankit.modeling.decoding_cache import DecodingMixin, compute_dtype, mask_to_bias
 
 ACTIVATIONS = {
@@ -226,20 +226,29 @@ class Attention(nn.Module):
         return x.view(x.shape[0], -1, self.h, self.dk).transpose(1, 2)
 
     def attend(self, q, k, v, bias) -> torch.Tensor:
+        return self.o(self.merge(self.attention(q, k, v, bias)))
+
+    def merge(self, out: torch.Tensor) -> torch.Tensor:
+        """[B, H, T, dk] per-head outputs -> [B, T, H * dk]."""
+        return out.transpose(1, 2).reshape(out.shape[0], -1, self.h * self.dk)
+
+    def attention(self, q, k, v, bias) -> torch.Tensor:
+        """Per-head outputs [B, H, T, dk] of queries, keys, values [B, H, *, dk] under `bias`."""
         if self.training or (torch.is_grad_enabled() and bias.requires_grad):
             # training: the bias needs a gradient, which sends SDPA to its (slower, upcasting)
-            # math path, and its dropout draws masks slowly on CPU; plain matmuls + an fp32
-            # softmax + `cpu_dropout` are about twice as fast.
+            # math path, and its dropout draws masks slowly on CPU; plain matmuls + softmax +
+            # `cpu_dropout` are about twice as fast. bf16 scores go to softmax as they are (its
+            # kernels accumulate in fp32, and the output is bf16 either way); fp16 ones are
+            # upcast first, as the masking bias is near fp16's limit.
             scores = torch.matmul(q, k.transpose(-1, -2)) + bias.to(q.dtype)
-            probs = torch.softmax(scores.float(), dim=-1).to(v.dtype)
+            with torch.autocast(scores.device.type, enabled=False):
+                probs = torch.softmax(scores.float() if scores.dtype == torch.float16 else scores, dim=-1)
+            probs = probs.to(v.dtype)
             if self.training and self.dropout:
                 on_cpu = probs.device.type == "cpu"
                 probs = cpu_dropout(probs, self.dropout) if on_cpu else F.dropout(probs, self.dropout)
-            out = torch.matmul(probs, v)
-        else:
-            p = self.dropout if self.training else 0.0
-            out = F.scaled_dot_product_attention(q, k, v, attn_mask=bias.to(q.dtype), dropout_p=p, scale=1.0)
-        return self.o(out.transpose(1, 2).reshape(q.shape[0], -1, self.h * self.dk))
+            return torch.matmul(probs, v)
+        return F.scaled_dot_product_attention(q, k, v, attn_mask=bias.to(q.dtype), scale=1.0)
 
     def attend_bf16(self, q, k, v, bias) -> torch.Tensor:
         """Inference attention of fp32 activations with bf16 matmuls, fp32 bias and softmax.
@@ -253,6 +262,8 @@ class Attention(nn.Module):
         return self.o(out.transpose(1, 2).reshape(q.shape[0], -1, self.h * self.dk))
 
     def forward(self, x, bias, kv=None):
+        if isinstance(bias, segments.SegmentBias):
+            return bias.attend(self, x)
         if kv is None and hasattr(self, "qkv_fused"):
             qkv = self.qkv_fused(x)
             if self.bf16_matmuls:
@@ -456,13 +467,18 @@ class T5(DecodingMixin, nn.Module):
     # ----- forward ------------------------------------------------------------------------
     def encode(self, input_ids, attention_mask=None, segment_ids=None) -> torch.Tensor:
         seg = _segments(attention_mask, segment_ids, input_ids)
-        allowed = (seg[:, :, None] == seg[:, None, :]) & (seg[:, None, :] != 0)
         n = input_ids.shape[1]
         x = self.encoder.dropout(self.shared(input_ids))
         dtype = compute_dtype(x)  # build the bias once in the matmul dtype, not per layer
-        bias = self.encoder.bias_owner.position_bias(n, n, input_ids.device).to(dtype) + mask_to_bias(
-            allowed, dtype
-        )
+        bias = None
+        if segment_ids is not None:  # packed rows: attention per example (`segments`)
+            owner = self.encoder.bias_owner
+            bias = segments.encoder_bias(seg, lambda q, k: owner.position_bias(q, k, input_ids.device), dtype)
+        if bias is None:
+            allowed = (seg[:, :, None] == seg[:, None, :]) & (seg[:, None, :] != 0)
+            bias = self.encoder.bias_owner.position_bias(n, n, input_ids.device).to(dtype) + mask_to_bias(
+                allowed, dtype
+            )
         for block in self.encoder.block:
             x = block(x, bias)
         return self.encoder.dropout(self.encoder.final_layer_norm(x))
