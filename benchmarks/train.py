@@ -107,11 +107,19 @@ def main() -> None:
         "--size", default="small", help="model shape: small (flan-t5-small), or the demo's mini, or tiny"
     )
     ap.add_argument("--rounds", type=int, default=2, help="Alternating rounds; the best of each is reported.")
+    ap.add_argument(
+        "--input-lengths",
+        default="16,512",
+        help="LO,HI of the peer workload's log-uniform input lengths; short inputs put many examples in a row",
+    )
+    ap.add_argument("--target-lengths", default="1,128", help="LO,HI of the target lengths, likewise")
     a = ap.parse_args()
+    lo, hi = (int(v) for v in a.input_lengths.split(","))
+    t_lo, t_hi = (int(v) for v in a.target_lengths.split(","))
     torch.set_num_threads(a.threads)
     peer = load_peer()
     model_dir = ensure_model(a.size)
-    examples = peer.make_workload(a.n, 32000)
+    examples = peer.make_workload(a.n, 32000, in_range=(lo, hi), tgt_range=(t_lo, t_hi))
     ours, dense, fp32, bf16, ours_rss = 0.0, 0.0, 0.0, 0.0, None
     for _ in range(a.rounds):  # best of rounds: the 2 cores are shared, so take the least disturbed run
         tps, pack_padding, rows = flankit_real_tok_per_s(model_dir, examples, a.batch, a.threads)
@@ -130,6 +138,8 @@ def main() -> None:
                     "batch": a.batch,
                     "threads": a.threads,
                     "rounds": a.rounds,
+                    "input_lengths": [lo, hi],
+                    "target_lengths": [t_lo, t_hi],
                     "model": f"{a.size} shape (flankit.modeling.load.SIZES), random",
                 },
                 "flankit_real_tok_per_s": round(ours, 1),
