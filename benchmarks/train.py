@@ -32,6 +32,7 @@ from pathlib import Path
 import torch
 
 from flankit.modeling import segments
+from flankit.modeling.load import SIZES
 
 REPO = Path(__file__).resolve().parents[1]
 PEER = REPO.parent / "shared" / "anchors" / "peer_train.py"
@@ -98,28 +99,43 @@ def flankit_real_tok_per_s(model_dir: Path, examples, batch: int, threads: int) 
     return real / elapsed, 1 - real / slots, len(rows)
 
 
+def length_range(text: str) -> tuple[int, int]:
+    """`LO,HI` with 1 <= LO <= HI, for --input-lengths / --target-lengths."""
+    try:
+        lo, hi = (int(v) for v in text.split(","))
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"{text!r}: give two integers LO,HI, e.g. 16,512") from None
+    if not 1 <= lo <= hi:
+        raise argparse.ArgumentTypeError(f"{text!r}: need 1 <= LO <= HI")
+    return lo, hi
+
+
 def main() -> None:
     ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     ap.add_argument("--n", type=int, default=64)
     ap.add_argument("--batch", type=int, default=16)
     ap.add_argument("--threads", type=int, default=2)
     ap.add_argument(
-        "--size", default="small", help="model shape: small (flan-t5-small), or the demo's mini, or tiny"
+        "--size",
+        default="small",
+        choices=sorted(SIZES),
+        help="model shape: small (flan-t5-small), or the demo's mini, or tiny",
     )
     ap.add_argument("--rounds", type=int, default=2, help="Alternating rounds; the best of each is reported.")
     ap.add_argument(
         "--input-lengths",
-        default="16,512",
+        type=length_range,
+        default=(16, 512),
         help="LO,HI of the peer workload's log-uniform input lengths; short inputs put many examples in a row",
     )
-    ap.add_argument("--target-lengths", default="1,128", help="LO,HI of the target lengths, likewise")
+    ap.add_argument(
+        "--target-lengths", type=length_range, default=(1, 128), help="LO,HI of the target lengths, likewise"
+    )
     a = ap.parse_args()
-    lo, hi = (int(v) for v in a.input_lengths.split(","))
-    t_lo, t_hi = (int(v) for v in a.target_lengths.split(","))
     torch.set_num_threads(a.threads)
     peer = load_peer()
     model_dir = ensure_model(a.size)
-    examples = peer.make_workload(a.n, 32000, in_range=(lo, hi), tgt_range=(t_lo, t_hi))
+    examples = peer.make_workload(a.n, 32000, in_range=a.input_lengths, tgt_range=a.target_lengths)
     ours, dense, fp32, bf16, ours_rss = 0.0, 0.0, 0.0, 0.0, None
     for _ in range(a.rounds):  # best of rounds: the 2 cores are shared, so take the least disturbed run
         tps, pack_padding, rows = flankit_real_tok_per_s(model_dir, examples, a.batch, a.threads)
@@ -138,8 +154,8 @@ def main() -> None:
                     "batch": a.batch,
                     "threads": a.threads,
                     "rounds": a.rounds,
-                    "input_lengths": [lo, hi],
-                    "target_lengths": [t_lo, t_hi],
+                    "input_lengths": list(a.input_lengths),
+                    "target_lengths": list(a.target_lengths),
                     "model": f"{a.size} shape (flankit.modeling.load.SIZES), random",
                 },
                 "flankit_real_tok_per_s": round(ours, 1),

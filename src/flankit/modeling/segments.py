@@ -4,7 +4,7 @@ A packed row of L tokens holding examples of lengths l1, l2, ... computes L x L 
 scores of which only l1² + l2² + ... are allowed; with about three examples per row two
 thirds of the scores, softmax and dropout work are spent on masked entries. Here every
 segment's tokens are gathered into a row of their own, segments of similar length into one
-block (row width rounded up to `multiple`), attention runs per block ([n, H, W, W] scores)
+block (row width rounded up to `MULTIPLE`), attention runs per block ([n, H, W, W] scores)
 and the outputs are scattered back into the packed layout. The projections, norms and
 feed-forward layers stay packed (no padding).
 
@@ -57,8 +57,11 @@ def segment_spans(seg: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor] | None
 
 class SegmentBias:
     """Blocked self-attention over packed rows: per block of segments of one width W, their flat
-    packed positions [n * W] (padding points at a zero row appended after the tokens), the
-    block's additive bias [n, H, W, W], and the map from packed positions back into the blocks."""
+    packed positions [n * W], the block's additive bias [n, H, W, W], and the map from packed
+    positions back into the blocks.
+
+    A block row's padding reads its segment's first token again: the bias masks it as a key and
+    its output as a query is never scattered back, so no zero row has to be appended per call."""
 
     def __init__(
         self, starts: torch.Tensor, lengths: torch.Tensor, shape: tuple[int, int], position_bias, dtype
@@ -75,7 +78,7 @@ class SegmentBias:
             j = torch.arange(w, device=dev)
             idx = starts[members, None] + j
             valid = j < lengths[members, None]
-            self.index.append(torch.where(valid, idx, total).reshape(-1))
+            self.index.append(torch.where(valid, idx, starts[members, None]).reshape(-1))
             self.widths.append(w)
             self.biases.append(pos[:, :, :w, :w] + mask_to_bias(valid[:, None], dtype))
             placed.append((idx[valid], offset + torch.nonzero(valid.reshape(-1)).squeeze(1)))
@@ -88,7 +91,7 @@ class SegmentBias:
     def gather(self, x: torch.Tensor) -> list[torch.Tensor]:
         """[B, L, d] packed -> per block [n, W, d]."""
         d = x.shape[-1]
-        flat = torch.cat([x.reshape(-1, d), x.new_zeros(1, d)])
+        flat = x.reshape(-1, d)
         return [
             torch.index_select(flat, 0, i).view(-1, w, d)
             for i, w in zip(self.index, self.widths, strict=True)

@@ -259,7 +259,7 @@ class Attention(nn.Module):
         """
         scores = torch.matmul(q, k.transpose(-1, -2)).float() + bias
         out = torch.matmul(torch.softmax(scores, dim=-1).to(v.dtype), v).float()
-        return self.o(out.transpose(1, 2).reshape(q.shape[0], -1, self.h * self.dk))
+        return self.o(self.merge(out))
 
     def forward(self, x, bias, kv=None):
         if isinstance(bias, segments.SegmentBias):
@@ -470,15 +470,12 @@ class T5(DecodingMixin, nn.Module):
         n = input_ids.shape[1]
         x = self.encoder.dropout(self.shared(input_ids))
         dtype = compute_dtype(x)  # build the bias once in the matmul dtype, not per layer
-        bias = None
+        owner, bias = self.encoder.bias_owner, None
         if segment_ids is not None:  # packed rows: attention per example (`segments`)
-            owner = self.encoder.bias_owner
             bias = segments.encoder_bias(seg, lambda q, k: owner.position_bias(q, k, input_ids.device), dtype)
         if bias is None:
             allowed = (seg[:, :, None] == seg[:, None, :]) & (seg[:, None, :] != 0)
-            bias = self.encoder.bias_owner.position_bias(n, n, input_ids.device).to(dtype) + mask_to_bias(
-                allowed, dtype
-            )
+            bias = owner.position_bias(n, n, input_ids.device).to(dtype) + mask_to_bias(allowed, dtype)
         for block in self.encoder.block:
             x = block(x, bias)
         return self.encoder.dropout(self.encoder.final_layer_norm(x))
