@@ -7,7 +7,8 @@ Two arms get the same budget (steps, batch, seed, model) through `flankit.demo.r
 - `single`: exactly one zero-shot template per task (its first non-held-out one); every other
   template is held out, the flagged ones included.
 
-Both train zero-shot only (formats zs_opt/zs_noopt, no few-shot, no CoT), so the arms differ in
+Both train zero-shot only (formats zs_opt/zs_noopt, no few-shot, no CoT) with the demo mixture's
+task weights (the hard comparison tasks weigh more, as in the demo), so the arms differ in
 template diversity and nothing else. Both are scored on the catalog's held-out templates of
 the builtin classification tasks, which neither arm ever trained on: per task the mean
 accuracy over those templates, their spread (max - min) and CPS (`flankit.evaluation.
@@ -55,6 +56,13 @@ def single_template_plan() -> dict[str, tuple[str, list[str]]]:
     return plan
 
 
+def demo_mixture() -> dict:
+    """The demo mixture's YAML document (its task weights are the ablation's too)."""
+    from flankit.data.tasks import CATALOG_DIR
+
+    return yaml.safe_load((CATALOG_DIR / "mixtures" / "demo.yaml").read_text(encoding="utf-8"))
+
+
 def write_mixtures(folder: Path) -> dict[str, Path]:
     """The two arms' mixture YAMLs (identical but for the held-out templates); arm -> path."""
     plan = single_template_plan()
@@ -62,10 +70,12 @@ def write_mixtures(folder: Path) -> dict[str, Path]:
     # task must not be held out because another task of the group keeps a different one.
     kept = {keep for keep, _ in plan.values()}
     held = sorted({tid for _, others in plan.values() for tid in others} - kept)
+    demo = demo_mixture()
     base = {
         "tasks": "builtin",
-        "cap": 30000,
-        "temperature": 1.0,
+        "cap": demo["cap"],
+        "temperature": demo["temperature"],
+        "weights": demo["weights"],
         "formats": FORMATS,
         "few_shot": {"max_shots": 0},
     }

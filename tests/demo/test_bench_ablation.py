@@ -65,6 +65,18 @@ def test_both_arms_are_zero_shot_only_with_equal_rates(tmp_path):
     }
 
 
+def test_both_arms_weigh_tasks_as_the_demo_mixture(tmp_path):
+    from flankit.data.mixture import load_mixture
+
+    demo = load_mixture("demo").rates()
+    for path in ablation.write_mixtures(tmp_path).values():
+        rates = load_mixture(path).rates()
+        assert rates.keys() == demo.keys()
+        # the demo's extra weight on the hard comparison tasks carries over to both arms
+        assert max(rates, key=rates.get) == max(demo, key=demo.get)
+        assert all(abs(rates[t] - demo[t]) < 1e-9 for t in demo), (rates, demo)
+
+
 def test_arm_stats_average_heldout_spread_and_cps(tmp_path):
     def cell(task, tpl, acc, heldout, shots=0):
         return {
