@@ -2,25 +2,13 @@
 
 from __future__ import annotations
 
-import importlib.util
 import json
-import sys
-from pathlib import Path
 
 import pytest
 
-BENCH = Path(__file__).resolve().parents[2] / "benchmarks"
+from benchmark_scripts import load_benchmark
 
-
-def _load(name: str):
-    sys.path.insert(0, str(BENCH))  # the benchmarks import their sibling scripts by name
-    spec = importlib.util.spec_from_file_location(f"bench_{name}", BENCH / f"{name}.py")
-    mod = importlib.util.module_from_spec(spec)
-    spec.loader.exec_module(mod)
-    return mod
-
-
-ablation = _load("template_ablation")
+ablation = load_benchmark("template_ablation")
 
 
 @pytest.fixture(scope="module")

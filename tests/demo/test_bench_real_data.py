@@ -2,27 +2,18 @@
 
 from __future__ import annotations
 
-import importlib.util
-import sys
 from pathlib import Path
 
 import pytest
 
+from benchmark_scripts import load_benchmark
 from flankit.errors import DataError
 
 REPO = Path(__file__).resolve().parents[2]
 EXTERNAL = REPO / ".." / "shared" / "external"
 
 
-def _load(name: str):
-    sys.path.insert(0, str(REPO / "benchmarks"))  # real_data imports its sibling template_ablation
-    spec = importlib.util.spec_from_file_location(f"bench_{name}", REPO / "benchmarks" / f"{name}.py")
-    mod = importlib.util.module_from_spec(spec)
-    spec.loader.exec_module(mod)
-    return mod
-
-
-real = _load("real_data")
+real = load_benchmark("real_data")
 
 
 @pytest.fixture(scope="module")

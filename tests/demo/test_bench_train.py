@@ -3,17 +3,15 @@
 from __future__ import annotations
 
 import argparse
-import importlib.util
 import subprocess
 import sys
-from pathlib import Path
 
 import pytest
 
-SCRIPT = Path(__file__).resolve().parents[2] / "benchmarks" / "train.py"
-spec = importlib.util.spec_from_file_location("bench_train", SCRIPT)
-bench = importlib.util.module_from_spec(spec)
-spec.loader.exec_module(bench)
+from benchmark_scripts import BENCHMARKS, load_benchmark
+
+bench = load_benchmark("train")
+SCRIPT = BENCHMARKS / "train.py"
 
 
 def test_length_range_parses_lo_hi():
