@@ -17,6 +17,7 @@ templates per task help on unseen instructions; the quality bar (issue 8) asks f
 spread of `full` at most half of `single`'s and a higher held-out mean.
 
     python benchmarks/template_ablation.py [--minutes 10] [--seeds 0,1] [--eval-limit 400] [--threads 2]
+    python benchmarks/template_ablation.py --combine seed0.txt seed1.txt   # runs saved per seed, merged
 
 Every seed trains both arms; `full` and `single` hold the arms' statistics averaged over the
 seeds, and the verdict (`flan_effect`) is taken on those averages, because a spread between two
@@ -209,21 +210,56 @@ def run(minutes: float, seeds: list[int], out: Path = OUT, **demo_overrides) -> 
     cfg = DemoConfig(minutes=minutes, **demo_overrides)  # the budget both arms share at every seed
     paths = write_mixtures(out)
     per_seed = {seed: run_seed(minutes, seed, out / f"seed{seed}", paths, **demo_overrides) for seed in seeds}
-    result: dict = {arm: mean_over_seeds([per_seed[s][arm] for s in seeds]) for arm in ARMS}
-    result["budget"] = {
+    budget = {
         "minutes_per_arm": minutes,
-        "steps": result["full"]["steps"],
-        "seeds": seeds,
+        "steps": per_seed[seeds[0]]["full"]["steps"],
         "formats": FORMATS,
         "model": cfg.size,
         "batch_size": cfg.batch_size,
         "eval_items_per_template": cfg.eval_limit,
     }
+    return aggregate(per_seed, budget)
+
+
+def aggregate(per_seed: dict, budget: dict) -> dict:
+    """The result document: arms averaged over the seeds, the verdict on those averages, each seed."""
+    seeds = list(per_seed)
+    result: dict = {arm: mean_over_seeds([per_seed[s][arm] for s in seeds]) for arm in ARMS}
+    result["budget"] = {**budget, "seeds": seeds}
     ratios = verdict(result["full"], result["single"])
     result["flan_effect"] = ratios.pop("flan_effect")
     result["ratios"] = ratios
-    result["per_seed"] = {seed: {**r, **verdict(r["full"], r["single"])} for seed, r in per_seed.items()}
+    result["per_seed"] = {
+        seed: {arm: r[arm] for arm in ARMS} | verdict(r["full"], r["single"]) for seed, r in per_seed.items()
+    }
     return result
+
+
+def combine(docs: list[dict]) -> dict:
+    """One result from runs of other seeds (e.g. one process per seed) at the same budget."""
+    per_seed: dict = {}
+    budget = None
+    for doc in docs:
+        mine = {k: v for k, v in doc["budget"].items() if k != "seeds"}
+        if budget is not None and mine != budget:
+            raise SystemExit(f"cannot combine runs of different budgets: {mine} vs {budget}")
+        budget = mine
+        for seed, r in doc["per_seed"].items():
+            if int(seed) in per_seed:
+                raise SystemExit(f"seed {seed} is in more than one of the runs to combine")
+            per_seed[int(seed)] = r
+    return aggregate(dict(sorted(per_seed.items())), budget)
+
+
+def read_result(path: str) -> dict:
+    """A result document from a file holding this script's output (the JSON object first)."""
+    try:
+        doc, _ = json.JSONDecoder().raw_decode(Path(path).read_text(encoding="utf-8").lstrip())
+        if not {"budget", "per_seed"} <= doc.keys():
+            raise ValueError("no 'budget' and 'per_seed'")
+    except (OSError, ValueError, AttributeError) as exc:
+        raise SystemExit(f"{path}: not the output of template_ablation.py ({exc})") from None
+    return doc
 
 
 def seed_list(value: str) -> list[int]:
@@ -254,8 +290,17 @@ def main() -> None:
         "--eval-limit", type=int, default=400, help="test items per (task, template): spreads need many"
     )
     ap.add_argument("--threads", type=int, default=2, help="CPU threads (results do not depend on it)")
+    ap.add_argument(
+        "--combine",
+        nargs="+",
+        metavar="FILE",
+        help="train nothing: merge saved outputs of runs over other seeds (one process per seed)",
+    )
     args = ap.parse_args()
-    result = run(args.minutes, args.seeds, eval_limit=args.eval_limit, threads=args.threads)
+    if args.combine:
+        result = combine([read_result(f) for f in args.combine])
+    else:
+        result = run(args.minutes, args.seeds, eval_limit=args.eval_limit, threads=args.threads)
     print(json.dumps(result, indent=2))
     print()
     print(markdown(result))

@@ -142,3 +142,39 @@ def test_seed_list_parses_and_refuses_bad_seeds():
     assert ablation.seed_list("0,1,2") == [0, 1, 2]
     with pytest.raises(argparse.ArgumentTypeError, match="comma-separated integer seeds"):
         ablation.seed_list("0,x")
+
+
+def test_runs_of_single_seeds_combine_into_the_two_seed_verdict(tmp_path):
+    budget = {"minutes_per_arm": 10.0, "steps": 10}
+    full = [_arm(0.8, 0.10, 0.78, 0.10), _arm(0.9, 0.02, 0.89, 0.02)]
+    single = [_arm(0.7, 0.05, 0.68, 0.05), _arm(0.7, 0.20, 0.62, 0.20)]
+    both = ablation.aggregate(
+        {0: {"full": full[0], "single": single[0]}, 1: {"full": full[1], "single": single[1]}}, budget
+    )
+    files = []
+    for seed in (1, 0):  # saved outputs as the script prints them: JSON, then the markdown table
+        one = json.loads(
+            json.dumps(ablation.aggregate({seed: {"full": full[seed], "single": single[seed]}}, budget))
+        )
+        files.append(tmp_path / f"seed{seed}.txt")
+        files[-1].write_text(json.dumps(one, indent=2) + "\n\n" + ablation.markdown(one) + "\n")
+    merged = ablation.combine([ablation.read_result(str(f)) for f in files])
+    assert merged["budget"]["seeds"] == [0, 1] and merged["flan_effect"] is True
+    assert merged["ratios"]["spread_full_over_single"] == pytest.approx(0.48)
+    assert merged["full"] == both["full"] and merged["single"] == both["single"]
+    assert merged["per_seed"][0]["flan_effect"] is False and merged["per_seed"][1]["flan_effect"] is True
+
+
+def test_combine_refuses_repeated_seeds_other_budgets_and_other_files(tmp_path):
+    arms = {"full": _arm(0.8, 0.1, 0.8, 0.1), "single": _arm(0.7, 0.1, 0.7, 0.1)}
+    a = ablation.aggregate({0: arms}, {"steps": 10})
+    with pytest.raises(SystemExit, match="seed 0 is in more than one"):
+        ablation.combine([a, a])
+    with pytest.raises(SystemExit, match="different budgets"):
+        ablation.combine([a, ablation.aggregate({1: arms}, {"steps": 20})])
+    bad = tmp_path / "notes.txt"
+    bad.write_text("| seed | arm |\n")
+    with pytest.raises(SystemExit, match="not the output of template_ablation.py"):
+        ablation.read_result(str(bad))
+    with pytest.raises(SystemExit, match="not the output of template_ablation.py"):
+        ablation.read_result(str(tmp_path / "missing.json"))
