@@ -18,15 +18,17 @@ import json
 from collections import defaultdict
 from collections.abc import Callable
 
+from flankit.data.builtin.words import VERBS
+
+OPPOSITE_VERBS = tuple(opposite for _, opposite in VERBS.values())
+
 
 def paraphrase_case(ex: dict) -> str:
     """yes, or what separates the second sentence from the first: name, object or opposite verb."""
-    from flankit.data.builtin.words import VERBS
-
     if ex["label"] == "yes":
         return "yes"
     second = f" {ex['sentence2']} "
-    if any(f" {opposite} " in second for _, opposite in VERBS.values()):
+    if any(f" {opposite} " in second for opposite in OPPOSITE_VERBS):
         return "no: opposite verb"
     if ex["sentence1"].split()[0] not in ex["sentence2"]:
         return "no: other person"
