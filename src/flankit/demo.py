@@ -59,10 +59,6 @@ class DemoConfig:
         help="Few-shot settings evaluated (1-shot prompts stay within the trained lengths).",
     )
     threads: int = field(2, help="CPU threads.")
-    processes: int = field(
-        1,
-        help="Training processes (data parallel on this machine; the batch and threads are split among them).",
-    )
     pretrain_share: float = field(
         0.0, help="Share of the training steps spent first on span-corruption warm-up (T5's objective)."
     )
@@ -154,16 +150,12 @@ def warmup_config(cfg: DemoConfig):
     )
 
 
-def _train_stage(tcfg, resume: bool, cfg: DemoConfig) -> dict:
+def _train_stage(tcfg, resume: bool) -> dict:
     """Train one stage; with `resume`, a stage that has checkpoints continues and one without starts."""
     from flankit.training import checkpoint as ckpt
-    from flankit.training.launch import train_in_processes
     from flankit.training.trainer import train
 
-    resume = resume and bool(ckpt.list_checkpoints(Path(tcfg.output_dir)))
-    if cfg.processes == 1:
-        return train(tcfg, resume=resume)
-    return train_in_processes(tcfg, cfg.processes, cfg.threads, resume=resume)
+    return train(tcfg, resume=resume and bool(ckpt.list_checkpoints(Path(tcfg.output_dir))))
 
 
 def classification_tasks() -> list[str]:
@@ -216,12 +208,10 @@ def run_demo(cfg: DemoConfig, resume: bool = False, console=None) -> dict:
     from flankit.evaluation.harness import EvalConfig, evaluate
     from flankit.evaluation.report import write_report
     from flankit.inference.engine import Engine
-    from flankit.training.launch import per_process
 
     console = console or Console()
     out = Path(cfg.out)
     _check_warm_up(cfg)
-    per_process(train_config(cfg), cfg.processes, cfg.threads)  # a bad process count fails before any work
     _check_disk(out)
     torch.set_num_threads(cfg.threads)
     cfgmod.save(cfg, out / "demo_config.json")
@@ -232,11 +222,11 @@ def run_demo(cfg: DemoConfig, resume: bool = False, console=None) -> dict:
         console.rule(
             f"[bold]1-2. tokenizer, tiny T5 ({cfg.size}), span-corruption warm-up: {wcfg.train.steps} steps"
         )
-        warm = _train_stage(wcfg, resume, cfg)
+        warm = _train_stage(wcfg, resume)
     tcfg = train_config(cfg, warm["model_dir"] if warm else None)
     stage = "3." if warm else f"1-3. tokenizer, tiny T5 ({cfg.size}),"
     console.rule(f"[bold]{stage} instruction tuning: {tcfg.train.steps} steps")
-    summary = _train_stage(tcfg, resume, cfg)
+    summary = _train_stage(tcfg, resume)
     model_dir = out / "model"
     if model_dir.exists():
         shutil.rmtree(model_dir)

@@ -80,22 +80,6 @@ def test_rerun_needs_resume_and_resume_finishes(first_run, tmp_path):
     assert resumed["seen_template_accuracy"] == doc["seen_template_accuracy"]
 
 
-def test_two_training_processes_train_the_same_batches(first_run, tmp_path):
-    _, doc = first_run
-    two = run_demo(toy(tmp_path / "two", processes=2))
-    assert two["train"]["steps"] == doc["train"]["steps"]
-    # the same rows per step, split over two ranks: equal up to bf16 rounding of the halves
-    assert two["train"]["final_loss"] == pytest.approx(doc["train"]["final_loss"], rel=2e-2)
-    assert (tmp_path / "two" / "train" / "rank1.log").is_file()
-    assert set(two["per_task"]) == set(doc["per_task"])
-
-
-def test_a_process_count_the_batch_cannot_take_fails_before_any_work(tmp_path):
-    with pytest.raises(ConfigError, match="divisible by the process count"):
-        run_demo(toy(tmp_path / "odd", processes=3))
-    assert not (tmp_path / "odd").exists()
-
-
 def test_full_disk_is_a_clear_error(tmp_path, monkeypatch):
     usage = namedtuple("usage", "total used free")
     monkeypatch.setattr(shutil, "disk_usage", lambda p: usage(10**9, 10**9 - 10**6, 10**6))
