@@ -40,9 +40,11 @@ class DemoConfig:
     vocab_size: int = field(2000, help="Vocabulary of the tokenizer trained on the mixture text.")
     mixture: str = field("demo", help="Training mixture (held-out templates are excluded by it).")
     steps_per_minute: float = field(
-        160.0, help="Training steps one minute buys on the reference 2-core CPU (a 2-core Intel Xeon, 2 threads)."
+        160.0,
+        help="Training steps one minute buys on the reference 2-core CPU (a 2-core Intel Xeon, 2 threads).",
     )
     train_share: float = field(0.9, help="Share of the budget spent training (the rest: setup, evaluation).")
+    train_steps: int = field(0, help="Training steps, warm-up included; 0: what `minutes` buys.")
     batch_size: int = field(32, help="Packed rows per step.")
     input_length: int = field(192, help="Encoder tokens per packed row.")
     target_length: int = field(64, help="Decoder tokens per packed row.")
@@ -72,6 +74,8 @@ class DemoConfig:
     @property
     def steps(self) -> int:
         """All training steps: the warm-up's and instruction tuning's."""
+        if self.train_steps:
+            return self.train_steps
         return max(10, int(self.minutes * self.train_share * self.steps_per_minute))
 
     @property
@@ -79,8 +83,12 @@ class DemoConfig:
         return int(self.steps * self.pretrain_share)
 
 
-def _check_warm_up(cfg: DemoConfig) -> None:
-    """Refuse a bad warm-up setting before anything is written."""
+def _check_budget(cfg: DemoConfig) -> None:
+    """Refuse a bad step budget or warm-up setting before anything is written."""
+    if cfg.train_steps < 0:
+        raise ConfigError(
+            f"train_steps must be 0 (from minutes) or a positive step count, got {cfg.train_steps}"
+        )
     if not 0.0 <= cfg.pretrain_share < 1.0:
         raise ConfigError(f"pretrain_share must be in [0, 1), got {cfg.pretrain_share}")
     missing = [f for f in cfg.pretrain_text if not Path(f).is_file()]
@@ -213,7 +221,7 @@ def run_demo(cfg: DemoConfig, resume: bool = False, console=None) -> dict:
 
     console = console or Console()
     out = Path(cfg.out)
-    _check_warm_up(cfg)
+    _check_budget(cfg)
     _check_disk(out)
     torch.set_num_threads(cfg.threads)
     cfgmod.save(cfg, out / "demo_config.json")

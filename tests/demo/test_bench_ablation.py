@@ -144,8 +144,17 @@ def test_seed_list_parses_and_refuses_bad_seeds():
         ablation.seed_list("0,x")
 
 
+def test_steps_must_be_a_positive_integer():
+    import argparse
+
+    assert ablation.positive_int("2240") == 2240
+    for bad in ("0", "-3", "1.5", "many"):
+        with pytest.raises(argparse.ArgumentTypeError, match="positive whole number of steps"):
+            ablation.positive_int(bad)
+
+
 def test_runs_of_single_seeds_combine_into_the_two_seed_verdict(tmp_path):
-    budget = {"minutes_per_arm": 10.0, "steps": 10}
+    budget = {"steps": 10}
     full = [_arm(0.8, 0.10, 0.78, 0.10), _arm(0.9, 0.02, 0.89, 0.02)]
     single = [_arm(0.7, 0.05, 0.68, 0.05), _arm(0.7, 0.20, 0.62, 0.20)]
     both = ablation.aggregate(

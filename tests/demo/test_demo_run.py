@@ -149,3 +149,12 @@ def test_pretrain_share_out_of_range_is_a_config_error(tmp_path):
     with pytest.raises(ConfigError, match="nowhere.txt"):
         run_demo(toy(tmp_path / "bad", pretrain_share=0.2, pretrain_text=[str(tmp_path / "nowhere.txt")]))
     assert not (tmp_path / "bad").exists()  # refused before anything is written
+
+
+def test_train_steps_overrides_the_minutes_budget_and_refuses_negatives(tmp_path):
+    assert DemoConfig().steps == 1440  # 10 minutes at 160 steps a minute, 90% of them training
+    assert DemoConfig(minutes=3.0, train_steps=2240).steps == 2240
+    assert toy(tmp_path).steps == 10  # the floor
+    with pytest.raises(ConfigError, match="train_steps"):
+        run_demo(toy(tmp_path / "bad", train_steps=-5))
+    assert not (tmp_path / "bad").exists()
