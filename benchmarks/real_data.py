@@ -37,7 +37,7 @@ from pathlib import Path
 import yaml
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
-from template_ablation import template_scores  # noqa: E402  (a sibling benchmark script)
+from template_ablation import positive_int, template_scores  # noqa: E402  (a sibling benchmark script)
 
 REPO = Path(__file__).resolve().parents[1]
 OUT = REPO / ".bench" / "real_data"
@@ -298,6 +298,7 @@ def run(
             "vocab_size": cfg.vocab_size,
             "lr": cfg.lr,
             "dropout": cfg.dropout,
+            "batch_size": cfg.batch_size,
             "weight_decay": cfg.weight_decay,
             "eval_limit": eval_limit,
             "cot_limit": cot_limit,
@@ -317,7 +318,7 @@ def run(
     return result
 
 
-def main() -> None:
+def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
     ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     ap.add_argument(
         "--external",
@@ -342,6 +343,7 @@ def main() -> None:
         default=DEFAULT_LR,
         help="peak learning rate (the demo's 2e-3 is too high for real text)",
     )
+    ap.add_argument("--batch-size", type=positive_int, default=32, help="packed rows per step")
     ap.add_argument("--dropout", type=float, default=DEFAULT_DROPOUT, help="dropout rate while training")
     ap.add_argument("--weight-decay", type=float, default=0.0, help="AdamW's decoupled weight decay")
     ap.add_argument(
@@ -373,7 +375,11 @@ def main() -> None:
     ap.add_argument(
         "--threads", type=int, default=2, help="CPU threads (the step count does not depend on it)"
     )
-    args = ap.parse_args()
+    return ap.parse_args(argv)
+
+
+def main() -> None:
+    args = parse_args()
     result = run(
         args.external,
         args.minutes,
@@ -384,6 +390,7 @@ def main() -> None:
         vocab_size=args.vocab_size,
         lr=args.lr,
         dropout=args.dropout,
+        batch_size=args.batch_size,
         weight_decay=args.weight_decay,
         threads=args.threads,
         shares=args.shares,

@@ -277,7 +277,7 @@ def positive_int(value: str) -> int:
     except ValueError:
         n = 0
     if n < 1:
-        raise argparse.ArgumentTypeError(f"give a positive whole number of steps, not {value!r}")
+        raise argparse.ArgumentTypeError(f"give a positive whole number, not {value!r}")
     return n
 
 

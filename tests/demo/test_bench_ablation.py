@@ -149,7 +149,7 @@ def test_steps_must_be_a_positive_integer():
 
     assert ablation.positive_int("2240") == 2240
     for bad in ("0", "-3", "1.5", "many"):
-        with pytest.raises(argparse.ArgumentTypeError, match="positive whole number of steps"):
+        with pytest.raises(argparse.ArgumentTypeError, match="positive whole number"):
             ablation.positive_int(bad)
 
 

@@ -157,3 +157,12 @@ def test_the_step_budget_fits_the_reference_machine():
     # 3.7 steps/s measured on the 2-core reference with dropout; about 2 minutes of setup and evaluation
     steps = 30 * real.TRAIN_SHARE * real.STEPS_PER_MINUTE
     assert steps / 3.7 + 120 < 30 * 60
+
+
+def test_batch_size_must_be_a_positive_integer(capsys):
+    assert real.parse_args(["--batch-size", "16"]).batch_size == 16
+    for bad in ("0", "-4", "many"):
+        with pytest.raises(SystemExit) as exc:
+            real.parse_args(["--batch-size", bad])
+        assert exc.value.code == 2
+        assert "--batch-size: give a positive whole number" in capsys.readouterr().err
