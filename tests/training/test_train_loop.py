@@ -23,6 +23,7 @@ def test_training_lowers_loss_and_writes_a_transformers_model(make_config, tmp_p
         "data.validation_examples=0",
     )
     summary = train(cfg)
+    assert summary["precision"] == "bf16"  # asked for explicitly: kept even where it is emulated
     out = tmp_path / "run"
     metrics = read_metrics(out / "metrics.jsonl")
     losses = [m["loss"] for m in metrics if "loss" in m]
@@ -67,6 +68,7 @@ def test_validation_loss_and_unpacked_length_grouped_run(make_config, train_file
     summary = train(cfg)
     val = [m for m in read_metrics(cfg.output_dir + "/metrics.jsonl") if "val_loss" in m]
     assert [m["step"] for m in val] == [3, 6] and summary["val_loss"] == val[-1]["val_loss"] > 0
+    assert summary["precision"] == "fp32"
     lrs = [m["lr"] for m in read_metrics(cfg.output_dir + "/metrics.jsonl") if "lr" in m]
     assert lrs[0] < lrs[1] and lrs[-1] < lrs[2]  # warm-up then linear decay
 

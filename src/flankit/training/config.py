@@ -14,6 +14,8 @@ from flankit import config as cfgmod
 from flankit.config import field
 from flankit.errors import ConfigError
 
+PRECISIONS = ("auto", "bf16", "fp32")  # see flankit.training.precision
+
 # keys that may differ between a run and its resumption (they do not change the math)
 RESUME_MUTABLE = {
     "output_dir",  # a run folder may be moved or copied before resuming
@@ -74,7 +76,10 @@ class TrainSection:
         "token", help="token (mean over tokens) or sequence (FLAN: mean per example)."
     )
     z_loss: float = field(0.0, help="z-loss coefficient (e.g. 1e-4).")
-    precision: str = field("bf16", help="bf16 (autocast, fp32 master weights) or fp32.")
+    precision: str = field(
+        "auto",
+        help="auto (bf16 where the hardware has it natively, else fp32), bf16 (autocast, fp32 master weights) or fp32.",
+    )
     seed: int = field(0, help="Seed of initialisation-independent randomness (dropout).")
     log_every: int = field(10, help="Steps between metric lines.")
     eval_every: int = field(0, help="Steps between validation losses (0: only at the end).")
@@ -112,9 +117,11 @@ class TrainConfig:
 
     def __post_init__(self):
         t = self.train
+        if t.precision == "fp16":
+            raise ConfigError("fp16 overflows in T5's feed-forward; use train.precision=auto, bf16 or fp32")
         choices = {
             "train.objective": (t.objective, ("seq2seq", "span_corruption")),
-            "train.precision": (t.precision, ("bf16", "fp32")),
+            "train.precision": (t.precision, PRECISIONS),
             "train.loss_normalization": (t.loss_normalization, ("token", "sequence")),
             "train.optimizer": (t.optimizer, ("adafactor", "adamw")),
             "train.schedule": (t.schedule, ("constant", "linear", "cosine", "rsqrt")),
@@ -136,8 +143,6 @@ class TrainConfig:
             raise ConfigError(f"model.dropout must be in [0, 1), got {self.model.dropout}")
         if t.weight_decay < 0:
             raise ConfigError(f"train.weight_decay must be >= 0, got {t.weight_decay}")
-        if t.precision == "fp16":
-            raise ConfigError("fp16 overflows in T5's feed-forward; use train.precision=bf16 or fp32")
 
 
 def load_config(path: str | Path | None, overrides: list[str] | None = None) -> TrainConfig:

@@ -33,7 +33,7 @@ from flankit import config as cfgmod
 from flankit.data.features import collate, real_tokens
 from flankit.errors import ConfigError, FlankitError, ModelError
 from flankit.training import checkpoint as ckpt
-from flankit.training import fsdp
+from flankit.training import fsdp, precision
 from flankit.training.config import TrainConfig, check_compatible
 from flankit.training.data import BatchPlan, build_pairs, corpus, load_records, rows_weight, shard
 from flankit.training.monitor import Monitor, plot_loss
@@ -84,7 +84,7 @@ class Trainer:
                 "FSDP (train.fsdp or accelerate's --use_fsdp) shards full fine-tuning only; LoRA "
                 "adapters are small enough to replicate: set train.fsdp=false and launch without --use_fsdp"
             )
-        self.autocast_dtype = torch.bfloat16 if config.train.precision == "bf16" else None
+        self.autocast_dtype = precision.autocast_dtype(config.train.precision, self.device)
         self.out = Path(config.output_dir)
         self._lora_base = config.model.name
 
@@ -356,6 +356,7 @@ class Trainer:
             "resumed_from": start,
             "final_loss": stats.loss if stats else None,
             "val_loss": val_loss,
+            "precision": precision.describe(self.autocast_dtype),
             "model_dir": str(final),
             "output_dir": str(self.out),
         }
