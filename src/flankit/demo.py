@@ -290,7 +290,12 @@ def _train_summary(summary: dict) -> dict:
 
     rows = read_metrics(Path(summary["output_dir"]) / "metrics.jsonl")
     last = lambda key: next((r[key] for r in reversed(rows) if key in r), None)  # noqa: E731
-    return {"steps": summary["steps"], "final_loss": last("loss"), "val_loss": last("val_loss")}
+    return {
+        "steps": summary["steps"],
+        "precision": summary["precision"],
+        "final_loss": last("loss"),
+        "val_loss": last("val_loss"),
+    }
 
 
 def _evaluate_with_progress(engine, ecfg, evaluate, console) -> dict:

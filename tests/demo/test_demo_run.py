@@ -8,9 +8,11 @@ import shutil
 from collections import namedtuple
 
 import pytest
+import torch
 
 from flankit.demo import DemoConfig, run_demo
 from flankit.errors import ConfigError, FlankitError
+from flankit.training import precision
 
 TOY = dict(
     minutes=0.1,
@@ -42,6 +44,10 @@ def test_demo_writes_results_report_plots_and_a_usable_model(first_run):
         assert key in saved
     assert 0.0 <= saved["seen_template_accuracy"] <= 1.0 and 0.0 <= saved["heldout_template_accuracy"] <= 1.0
     assert set(saved["per_task"]) >= {"sentiment", "topic", "nli"}
+    assert saved["config"]["train"]["train"]["precision"] == "auto"
+    assert saved["train"]["precision"] == precision.describe(
+        precision.autocast_dtype("auto", torch.device("cpu"))
+    )
     assert {ex["kind"].split()[0] for ex in saved["examples"]} >= {
         "zero-shot",
         "few-shot",
