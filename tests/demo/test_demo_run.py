@@ -9,6 +9,7 @@ from collections import namedtuple
 
 import pytest
 import torch
+from rich.console import Console
 
 from flankit.demo import DemoConfig, run_demo
 from flankit.errors import ConfigError, FlankitError
@@ -34,7 +35,10 @@ def toy(out, **kw) -> DemoConfig:
 @pytest.fixture(scope="module")
 def first_run(tmp_path_factory):
     out = tmp_path_factory.mktemp("demo") / "run"
-    return out, run_demo(toy(out))
+    console = Console(record=True, width=200)
+    doc = run_demo(toy(out), console=console)
+    (out.parent / "console.txt").write_text(console.export_text(), encoding="utf-8")
+    return out, doc
 
 
 def test_demo_writes_results_report_plots_and_a_usable_model(first_run):
@@ -45,8 +49,11 @@ def test_demo_writes_results_report_plots_and_a_usable_model(first_run):
     assert 0.0 <= saved["seen_template_accuracy"] <= 1.0 and 0.0 <= saved["heldout_template_accuracy"] <= 1.0
     assert set(saved["per_task"]) >= {"sentiment", "topic", "nli"}
     assert saved["config"]["train"]["train"]["precision"] == "auto"
-    assert saved["train"]["precision"] == precision.describe(
-        precision.autocast_dtype("auto", torch.device("cpu"))
+    used = precision.describe(precision.autocast_dtype("auto", torch.device("cpu")))
+    assert saved["train"]["precision"] == used
+    assert (
+        f"instruction tuning: {saved['train']['steps']} steps in {used}"
+        in (out.parent / "console.txt").read_text()
     )
     assert {ex["kind"].split()[0] for ex in saved["examples"]} >= {
         "zero-shot",
