@@ -130,15 +130,15 @@ def test_wall_clock_is_checked_against_the_budget_and_reported():
 
 
 def test_wall_clock_reports_the_step_rate_this_machine_reached():
-    check = real.wall_clock_check(30, 3600.0, steps=5940, train_s=3300.0)
+    check = real.wall_clock_check(30, 3600.0, steps=5940, train_s=3300.0, precision="bf16")
     assert not check["met"] and check["minutes"] == 60.0
     rate = check["steps_per_minute"]
     assert rate["measured"] == 108.0 and rate["assumed"] == real.STEPS_PER_MINUTE
-    assert rate["cpu"] and rate["cores"] >= 1
+    assert rate["cpu"] and rate["cores"] >= 1 and rate["precision"] == "bf16"
     result = {"per_task": {}, "builtin": {"seen_template_accuracy": 0.9, "heldout_template_accuracy": 0.85}}
     text = real.markdown({**result, "wall_clock": check, "budget": {"steps": 5940}})
     assert "Wall clock: 60.0 of 30 minutes (5940 steps)." in text
-    assert f"Training stage: 108 steps a minute on {rate['cores']} x {rate['cpu']}" in text
+    assert f"Training stage: 108 steps a minute in bf16 on {rate['cores']} x {rate['cpu']}" in text
 
 
 def test_cpu_name_reads_cpuinfo_and_falls_back_without_it(tmp_path):
