@@ -159,9 +159,7 @@ def main() -> None:
                     "target_lengths": list(a.target_lengths),
                     "model": f"{a.size} shape (flankit.modeling.load.SIZES), random",
                 },
-                "flankit_precision": precision.describe(
-                    precision.autocast_dtype("auto", torch.device("cpu"))
-                ),
+                "flankit_precision": precision.resolve("auto", torch.device("cpu")),
                 "flankit_real_tok_per_s": round(ours, 1),
                 "flankit_dense_attention_real_tok_per_s": round(dense, 1),
                 "blocked_attention_speedup": round(ours / dense, 2),

@@ -237,7 +237,7 @@ def run_demo(cfg: DemoConfig, resume: bool = False, console=None) -> dict:
     tcfg = train_config(cfg, warm["model_dir"] if warm else None)
     stage = "3." if warm else f"1-3. tokenizer, tiny T5 ({cfg.size}),"
     device = torch.device("cuda" if torch.cuda.is_available() else "cpu")  # the trainer's choice
-    prec = precision.describe(precision.autocast_dtype(tcfg.train.precision, device))
+    prec = precision.resolve(tcfg.train.precision, device)
     console.rule(f"[bold]{stage} instruction tuning: {tcfg.train.steps} steps in {prec}")
     if prec == "fp32" and device.type == "cpu":
         console.print("this CPU has no native bf16 (AVX512-BF16/AMX): training in fp32, about twice as slow")

@@ -49,7 +49,7 @@ def test_demo_writes_results_report_plots_and_a_usable_model(first_run):
     assert 0.0 <= saved["seen_template_accuracy"] <= 1.0 and 0.0 <= saved["heldout_template_accuracy"] <= 1.0
     assert set(saved["per_task"]) >= {"sentiment", "topic", "nli"}
     assert saved["config"]["train"]["train"]["precision"] == "auto"
-    used = precision.describe(precision.autocast_dtype("auto", torch.device("cpu")))
+    used = precision.resolve("auto", torch.device("cpu"))
     assert saved["train"]["precision"] == used
     assert (
         f"instruction tuning: {saved['train']['steps']} steps in {used}"

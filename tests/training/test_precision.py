@@ -38,6 +38,8 @@ def test_emulated_bf16_is_honoured_with_a_warning(monkeypatch):
 def test_cpu_check_agrees_with_onednn():
     assert precision.native_bf16(CPU) is bool(torch.ops.mkldnn._is_mkldnn_bf16_supported())
     assert precision.describe(torch.bfloat16) == "bf16" and precision.describe(None) == "fp32"
+    assert precision.resolve("fp32", CPU) == "fp32"
+    assert precision.resolve("auto", CPU) == ("bf16" if precision.native_bf16(CPU) else "fp32")
 
 
 def test_default_is_auto_and_unknown_names_are_refused():

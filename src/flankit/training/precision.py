@@ -44,3 +44,8 @@ def autocast_dtype(precision: str, device: torch.device) -> torch.dtype | None:
 def describe(dtype: torch.dtype | None) -> str:
     """The precision name a run records: bf16 or fp32."""
     return "bf16" if dtype == torch.bfloat16 else "fp32"
+
+
+def resolve(precision: str, device: torch.device) -> str:
+    """What `precision` (auto, bf16 or fp32) trains in on `device`: bf16 or fp32."""
+    return describe(autocast_dtype(precision, device))
