@@ -187,3 +187,14 @@ def test_combine_refuses_repeated_seeds_other_budgets_and_other_files(tmp_path):
         ablation.read_result(str(bad))
     with pytest.raises(SystemExit, match="not the output of template_ablation.py"):
         ablation.read_result(str(tmp_path / "missing.json"))
+
+
+def test_both_arms_train_the_recipe_the_verdict_was_measured_with(tmp_path, monkeypatch):
+    import flankit.demo
+
+    seen = []
+    monkeypatch.setattr(flankit.demo, "run_demo", lambda cfg, console=None: seen.append(cfg) or {})
+    monkeypatch.setattr(ablation, "arm_stats", lambda run_dir, doc, templates: {})
+    ablation.run_seed(7, 0, tmp_path, ablation.write_mixtures(tmp_path), threads=1)
+    assert [c.size for c in seen] == ["mini", "mini"]  # not the demo's default model
+    assert not any(c.group_packed for c in seen) and {c.train_steps for c in seen} == {7}

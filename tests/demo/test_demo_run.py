@@ -118,6 +118,17 @@ def test_demo_regularisation_reaches_the_trainer():
         assert tcfg.model.dropout == 0.1 and tcfg.train.weight_decay == 0.05
 
 
+def test_demo_trains_micro_with_fill_grouped_batches_by_default():
+    from flankit.demo import DemoConfig, train_config
+    from flankit.modeling.load import tiny_config
+
+    tcfg = train_config(DemoConfig())
+    assert tcfg.model.name == "micro" and tcfg.data.group_packed and tcfg.data.pack
+    assert not train_config(DemoConfig(group_packed=False)).data.group_packed
+    micro, mini = tiny_config("micro", 2000), tiny_config("mini", 2000)
+    assert (micro.num_layers, micro.d_ff) == (2, 256) and (mini.num_layers, mini.d_ff) == (3, 384)
+
+
 @pytest.fixture(scope="module")
 def warm_run(tmp_path_factory):
     root = tmp_path_factory.mktemp("warm")
@@ -165,7 +176,7 @@ def test_pretrain_share_out_of_range_is_a_config_error(tmp_path):
 
 
 def test_train_steps_overrides_the_minutes_budget_and_refuses_negatives(tmp_path):
-    assert DemoConfig().steps == 1440  # 10 minutes at 160 steps a minute, 90% of them training
+    assert DemoConfig().steps == 1530  # 10 minutes at 170 steps a minute, 90% of them training
     assert DemoConfig(minutes=3.0, train_steps=2240).steps == 2240
     assert toy(tmp_path).steps == 10  # the floor
     with pytest.raises(ConfigError, match="train_steps"):

@@ -7,7 +7,7 @@ import random
 import pytest
 import torch
 
-from flankit.data.features import IGNORE, collate, length_grouped_rows, pack_rows, truncate
+from flankit.data.features import IGNORE, collate, fill_grouped_rows, length_grouped_rows, pack_rows, truncate
 from flankit.modeling.t5 import T5
 from flankit.training.objectives import Seq2SeqObjective, batch_weight, chunk_length, span_corrupt
 from t5_testing import small_config
@@ -59,6 +59,20 @@ def test_length_grouped_rows_group_similar_lengths():
     rnd.shuffle(shuffled)
     naive = [max(len(pairs[i][0]) for i in shuffled[j : j + 8]) for j in range(0, 400, 8)]
     assert sum(grouped) < 0.8 * sum(naive)  # far less padding than random batches
+
+
+def test_fill_grouped_rows_keep_every_row_and_cut_decoder_padding():
+    pairs = random_pairs(600, max_in=30, seed=5)
+    rows = pack_rows(pairs, 64, 24)
+    grouped = fill_grouped_rows(pairs, rows, 8, seed=0)
+    assert sorted(map(tuple, grouped)) == sorted(map(tuple, rows))  # a reordering, nothing lost
+    assert grouped == fill_grouped_rows(pairs, rows, 8, seed=0)  # deterministic for a seed
+    assert grouped != fill_grouped_rows(pairs, rows, 8, seed=1)
+
+    def widths(order):
+        return sum(collate(pairs, order[i : i + 8])["labels"].shape[1] for i in range(0, len(order) - 7, 8))
+
+    assert widths(grouped) < 0.9 * widths(rows)  # batches pad the decoder less than in pack order
 
 
 @pytest.mark.parametrize("normalization", ["token", "sequence"])
@@ -136,3 +150,21 @@ def test_set_dropout_turns_on_dropout_of_a_model_built_without():
     assert model.config.dropout_rate == 0.3 and not torch.equal(logits(), logits())
     model.eval()
     assert torch.equal(logits(), logits())
+
+
+def test_batch_plan_groups_packed_rows_only_when_asked():
+    from flankit.training.config import DataSection
+    from flankit.training.data import BatchPlan
+
+    pairs = random_pairs(600, max_in=30, seed=5)
+    plain = BatchPlan(pairs, DataSection(input_length=64, target_length=24, pack=True), 8)
+    grouped = BatchPlan(pairs, DataSection(input_length=64, target_length=24, group_packed=True), 8)
+    steps = range(plain.steps_per_epoch)
+
+    def width(plan, s):
+        return collate(pairs, plan.step_rows(s))["labels"].shape[1]
+
+    seen = [tuple(r) for s in steps for r in grouped.step_rows(s)]
+    assert len(set(seen)) == len(seen) == 8 * len(steps)  # no row twice in an epoch
+    assert set(seen) <= {tuple(r) for r in plain.packed}  # the same packed rows, reordered
+    assert sum(width(grouped, s) for s in steps) < 0.9 * sum(width(plain, s) for s in steps)

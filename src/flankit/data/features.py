@@ -12,6 +12,8 @@ How it works:
   attends across examples: a packed row gives each example the logits it gets alone.
 * Without packing each row is one example; `length_grouped_rows` orders them so that the
   rows of one step have similar lengths (little padding) while the step order stays random.
+  `fill_grouped_rows` does the same for packed rows by their target fill (optional: batches
+  then mix fewer formats).
 
 All ordering is deterministic for a seed. Reference: Raffel et al. 2020 (T5) packing; t5x /
 seqio `trim_and_pack`.
@@ -92,22 +94,40 @@ def pack_rows(
     return rows
 
 
-def length_grouped_rows(pairs: Sequence[Pair], group: int, seed: int, mega: int = 50) -> list[list[int]]:
-    """One example per row, ordered so each consecutive `group` of rows has similar lengths.
+def grouped_order(lengths: Sequence[tuple[int, ...]], group: int, seed: int, mega: int = 50) -> list[int]:
+    """A random order of items in which each consecutive `group` has similar `lengths`.
 
     Shuffle, cut into mega-batches of `group * mega`, sort each by length, split into groups
     and shuffle the groups: padding stays low and the step order stays random.
     """
     rnd = random.Random(seed)
-    order = list(range(len(pairs)))
+    order = list(range(len(lengths)))
     rnd.shuffle(order)
     groups: list[list[int]] = []
     size = group * mega
     for start in range(0, len(order), size):
-        chunk = sorted(order[start : start + size], key=lambda i: (len(pairs[i][0]), len(pairs[i][1])))
+        chunk = sorted(order[start : start + size], key=lambda i: lengths[i])
         groups.extend(chunk[g : g + group] for g in range(0, len(chunk), group))
     rnd.shuffle(groups)
-    return [[i] for g in groups for i in g]
+    return [i for g in groups for i in g]
+
+
+def length_grouped_rows(pairs: Sequence[Pair], group: int, seed: int, mega: int = 50) -> list[list[int]]:
+    """One example per row, ordered so each consecutive `group` of rows has similar lengths."""
+    lengths = [(len(x), len(y)) for x, y in pairs]
+    return [[i] for i in grouped_order(lengths, group, seed, mega)]
+
+
+def fill_grouped_rows(
+    pairs: Sequence[Pair], rows: Sequence[list[int]], group: int, seed: int, mega: int = 50
+) -> list[list[int]]:
+    """Packed rows ordered so each consecutive `group` has a similar target fill.
+
+    The encoder side of packed rows is nearly full anyway; the decoder side holds anything
+    from one class label to a chain of thought, and a batch pads to its fullest row.
+    """
+    fills = [(sum(len(pairs[i][1]) for i in row), sum(len(pairs[i][0]) for i in row)) for row in rows]
+    return [rows[i] for i in grouped_order(fills, group, seed, mega)]
 
 
 def _width(n: int, multiple: int) -> int:

@@ -57,6 +57,11 @@ class DataSection:
     input_length: int = field(512, help="Encoder tokens per row (inputs are truncated to this).")
     target_length: int = field(128, help="Decoder tokens per row (targets are truncated to this).")
     pack: bool = field(True, help="Pack several examples per row (else length-grouped batches).")
+    group_packed: bool = field(
+        False,
+        help="Batch packed rows of similar target fill together: the decoder pads less "
+        "(a batch pads to its fullest row) but each batch mixes fewer formats.",
+    )
     seed: int = field(0, help="Seed of sampling and data order.")
 
 

@@ -18,7 +18,7 @@ import random
 from collections.abc import Iterator
 from pathlib import Path
 
-from flankit.data.features import Pair, length_grouped_rows, pack_rows, tokenize_pairs
+from flankit.data.features import Pair, fill_grouped_rows, length_grouped_rows, pack_rows, tokenize_pairs
 from flankit.errors import DataError
 from flankit.training.config import DataSection, TrainConfig
 
@@ -133,7 +133,9 @@ class BatchPlan:
     def _epoch_rows(self, epoch: int) -> list[list[int]]:
         if epoch != self._epoch:
             seed = self.data.seed * 1_000_003 + epoch
-            if self.packed is not None:
+            if self.packed is not None and self.data.group_packed:
+                self._order = fill_grouped_rows(self.pairs, self.packed, self.rows_per_step, seed)
+            elif self.packed is not None:
                 order = list(range(len(self.packed)))
                 random.Random(seed).shuffle(order)
                 self._order = [self.packed[i] for i in order]
