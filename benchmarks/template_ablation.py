@@ -220,9 +220,8 @@ def run(steps: int, seeds: list[int], out: Path = OUT, **demo_overrides) -> dict
     verdict is taken on those averages (a spread over two templates is noisy at one seed)."""
     from flankit.demo import DemoConfig
 
-    cfg = DemoConfig(
-        **ABLATION_RECIPE, train_steps=steps, **demo_overrides
-    )  # the budget both arms share at every seed
+    # the budget both arms share at every seed
+    cfg = DemoConfig(**ABLATION_RECIPE, train_steps=steps, **demo_overrides)
     paths = write_mixtures(out)
     per_seed = {seed: run_seed(steps, seed, out / f"seed{seed}", paths, **demo_overrides) for seed in seeds}
     budget = {

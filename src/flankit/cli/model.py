@@ -14,7 +14,9 @@ app.add_typer(model_app, name="model")
 
 @model_app.command("info")
 def info(
-    name: str = typer.Argument(..., help="Model folder, hub id, or a named size: tiny, small, base."),
+    name: str = typer.Argument(
+        ..., help="Model folder, hub id, or a named size: micro, mini, tiny, small, base."
+    ),
     as_json: bool = typer.Option(False, "--json", help="Print JSON instead of a table."),
 ) -> None:
     """Parameters, layers, vocabulary and the memory the weights take in fp32 / bf16 / int8."""

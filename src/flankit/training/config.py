@@ -32,7 +32,9 @@ RESUME_MUTABLE = {
 
 @dataclass
 class ModelSection:
-    name: str = field("tiny", help="Hub id, local HF folder, or a random size: tiny, small, base.")
+    name: str = field(
+        "tiny", help="Hub id, local HF folder, or a random size: micro, mini, tiny, small, base."
+    )
     tokenizer: str | None = field(
         None,
         help="Tokenizer folder/hub id; default: the model's, or for a random "
