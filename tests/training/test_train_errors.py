@@ -23,6 +23,10 @@ def test_config_typo_names_the_key_and_suggests(tmp_path):
         load_config(None, ["model.dropout=1.0"])
     with pytest.raises(ConfigError, match="weight_decay must be >= 0"):
         load_config(None, ["train.weight_decay=-0.1"])
+    with pytest.raises(ConfigError, match="group_packed orders packed rows: set data.pack=true"):
+        load_config(None, ["data.pack=false", "data.group_packed=true"])
+    with pytest.raises(ConfigError, match="group_packed"):
+        load_config(None, ["data.group_packed=maybe"])
 
 
 def test_missing_mixture_suggests_a_name(make_config):

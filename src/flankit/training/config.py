@@ -150,6 +150,11 @@ class TrainConfig:
             raise ConfigError(f"model.dropout must be in [0, 1), got {self.model.dropout}")
         if t.weight_decay < 0:
             raise ConfigError(f"train.weight_decay must be >= 0, got {t.weight_decay}")
+        if self.data.group_packed and not self.data.pack:
+            raise ConfigError(
+                "data.group_packed orders packed rows: set data.pack=true, or drop group_packed "
+                "(unpacked batches are length-grouped already)"
+            )
 
 
 def load_config(path: str | Path | None, overrides: list[str] | None = None) -> TrainConfig:

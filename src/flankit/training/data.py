@@ -133,14 +133,14 @@ class BatchPlan:
     def _epoch_rows(self, epoch: int) -> list[list[int]]:
         if epoch != self._epoch:
             seed = self.data.seed * 1_000_003 + epoch
-            if self.packed is not None and self.data.group_packed:
+            if self.packed is None:
+                self._order = length_grouped_rows(self.pairs, self.rows_per_step, seed)
+            elif self.data.group_packed:
                 self._order = fill_grouped_rows(self.pairs, self.packed, self.rows_per_step, seed)
-            elif self.packed is not None:
+            else:
                 order = list(range(len(self.packed)))
                 random.Random(seed).shuffle(order)
                 self._order = [self.packed[i] for i in order]
-            else:
-                self._order = length_grouped_rows(self.pairs, self.rows_per_step, seed)
             self._epoch = epoch
         return self._order
 
