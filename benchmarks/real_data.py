@@ -329,6 +329,8 @@ def run(
 
 
 def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
+    from flankit.modeling.load import SIZES
+
     ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     ap.add_argument(
         "--external",
@@ -348,6 +350,7 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
     ap.add_argument(
         "--size",
         default="micro",
+        choices=list(SIZES),
         help="random model size (flankit.modeling.load.SIZES; mini: 1 point better at a step twice as slow)",
     )
     ap.add_argument("--vocab-size", type=int, default=8000)

@@ -174,3 +174,11 @@ def test_the_recipe_defaults_to_micro_with_grouping_and_both_can_be_turned_back(
     assert (args.size, args.group_packed) == ("micro", True)
     args = real.parse_args(["--size", "mini", "--no-group-packed"])
     assert (args.size, args.group_packed) == ("mini", False)
+
+
+def test_an_unknown_size_is_refused_before_any_work(capsys):
+    with pytest.raises(SystemExit) as exc:
+        real.parse_args(["--size", "huge"])
+    assert exc.value.code == 2
+    err = capsys.readouterr().err
+    assert "--size: invalid choice: 'huge'" in err and "micro" in err

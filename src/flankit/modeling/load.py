@@ -25,7 +25,7 @@ from flankit.errors import ModelError, OfflineError
 from flankit.modeling.t5 import T5, T5Config
 
 SIZES: dict[str, dict] = {
-    # about 2M parameters (with a 2k vocabulary): the demo's model before micro, and real_data's
+    # about 2M parameters (with a 2k vocabulary): the demo's and real_data's model before micro
     "mini": dict(
         d_model=128,
         d_kv=32,
