@@ -47,6 +47,7 @@ TARGETS = {"sst2_file": 0.75, "trec_file": 0.80, "agnews_file": 0.80}
 
 
 DEFAULT_SHARES = (0.85, 0.03, 0.12)  # real classification, GSM8K CoT, the builtin mixture (best run)
+DEFAULT_WEIGHTS: dict[str, float] = {}
 DEFAULT_LR = 1e-3
 DEFAULT_DROPOUT = 0.05  # without it the model memorises the small training sets; 0.1 underfits SST-2
 # What a minute buys on the reference 2-core CPU (a 2-core AMD EPYC with AVX2 only, so fp32):
@@ -64,16 +65,21 @@ def write_mixture(
     few_shot: float = 0.0,
     rate: str = "proportional",
     untrained: tuple[str, ...] = (),
+    weights: dict[str, float] | None = None,
 ) -> Path:
     """The mixture YAML: real classification (`few_shot` of it few-shot), GSM8K CoT and the
     builtin mixture in `shares`; the real tasks share theirs equally or in proportion to their
-    training-set sizes (`rate="proportional"`, FLAN's examples-proportional mixing). Tasks in
-    `untrained` are left out of training (they are still evaluated)."""
-    unknown = set(untrained) - set(CLASSIFICATION)
-    if unknown:
-        raise SystemExit(
-            f"--untrained: unknown task(s) {sorted(unknown)}; choose from {', '.join(CLASSIFICATION)}"
-        )
+    training-set sizes (`rate="proportional"`, FLAN's examples-proportional mixing), each rate
+    times its entry in `weights` (default `DEFAULT_WEIGHTS`). Tasks in `untrained` are left out
+    of training (they are still evaluated)."""
+    weights = DEFAULT_WEIGHTS if weights is None else weights
+    for flag, names in (("--untrained", untrained), ("--weights", weights)):
+        unknown = set(names) - set(CLASSIFICATION)
+        if unknown:
+            raise SystemExit(
+                f"{flag}: unknown task(s) {sorted(unknown)}; choose from {', '.join(CLASSIFICATION)}"
+            )
+    trained = [t for t in CLASSIFICATION if t not in untrained]
     real, cot, builtin = shares
     real_rate = {"rate": "equal"} if rate == "equal" else {}
     doc = {
@@ -85,8 +91,9 @@ def write_mixture(
             {
                 "name": "real",
                 "weight": real,
-                "tasks": [t for t in CLASSIFICATION if t not in untrained],
+                "tasks": trained,
                 **real_rate,
+                **({"weights": {t: w for t, w in weights.items() if t in trained}} if weights else {}),
                 # options shown, no inverse templates: writing a real review or news story from
                 # its label is language modelling of real text, whose large gradients swamp the
                 # classification signal of a 2M-parameter model under gradient clipping
@@ -250,6 +257,7 @@ def run(
     few_shot: float = 0.0,
     rate: str = "proportional",
     untrained: tuple[str, ...] = (),
+    weights: dict[str, float] | None = None,
     **demo_overrides,
 ) -> dict:
     """Register the external tasks, train through the demo, evaluate the real tasks; the JSON document."""
@@ -264,7 +272,8 @@ def run(
     if out.exists():  # a fresh run, never a silent resume of another budget
         shutil.rmtree(out)
     task_file = register_external_tasks(external, out / "tasks")
-    mixture = write_mixture(task_file, out, shares, few_shot, rate, untrained)
+    weights = DEFAULT_WEIGHTS if weights is None else weights
+    mixture = write_mixture(task_file, out, shares, few_shot, rate, untrained, weights)
     if demo_overrides.get("pretrain_share"):
         demo_overrides["pretrain_text"] = [str(write_pretrain_text(out))]
     cfg = DemoConfig(
@@ -316,6 +325,7 @@ def run(
             "real_few_shot": few_shot,
             "real_rate": rate,
             "untrained": list(untrained),
+            "weights": weights,
             "pretrain_share": cfg.pretrain_share,
         },
         "train": doc["train"],
@@ -326,6 +336,23 @@ def run(
     }
     (out / "real_data.json").write_text(json.dumps(result, indent=2) + "\n", encoding="utf-8")
     return result
+
+
+def task_weights(text: str) -> dict[str, float]:
+    """`task=weight,...` as a dict; an empty string gives no weights (every task 1)."""
+    out = {}
+    for item in filter(None, text.split(",")):
+        name, _, value = item.partition("=")
+        try:
+            out[name] = float(value)
+            ok = out[name] >= 0
+        except ValueError:
+            ok = False
+        if not ok:
+            raise argparse.ArgumentTypeError(
+                f"{item!r}: give task=weight with a weight >= 0, e.g. rte_file=0.25"
+            )
+    return out
 
 
 def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
@@ -388,6 +415,13 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
         default=(),
         help="real tasks left out of training but still evaluated, comma-separated (e.g. rte_file)",
     )
+    ap.add_argument(
+        "--weights",
+        type=task_weights,
+        default=DEFAULT_WEIGHTS,
+        help="real tasks' mixing-rate multipliers, comma-separated task=weight "
+        f"(default {','.join(f'{k}={v:g}' for k, v in DEFAULT_WEIGHTS.items()) or 'none'}; 1 each when empty)",
+    )
     ap.add_argument("--out", type=Path, default=OUT, help="run folder (replaced)")
     ap.add_argument(
         "--pretrain-share",
@@ -421,6 +455,7 @@ def main() -> None:
         few_shot=args.few_shot,
         rate=args.rate,
         untrained=args.untrained,
+        weights=args.weights,
         out=args.out,
         pretrain_share=args.pretrain_share,
     )

@@ -56,6 +56,28 @@ def test_real_mixture_resolves_every_task_and_samples_them(external, tmp_path):
     assert "rte_file" not in rates and sum(rates[t] for t in real.CLASSIFICATION[:3]) == pytest.approx(0.85)
     with pytest.raises(SystemExit, match="rte"):
         real.write_mixture(task_file, tmp_path / "x", untrained=("rte",))
+    # a weight multiplies a task's examples-proportional rate; the real share stays what it was
+    plain = load_mixture(real.write_mixture(task_file, tmp_path / "p", weights={})).rates()
+    rates = load_mixture(real.write_mixture(task_file, tmp_path / "q", weights={"rte_file": 0.25})).rates()
+    assert sum(rates[t] for t in real.CLASSIFICATION) == pytest.approx(
+        sum(plain[t] for t in real.CLASSIFICATION)
+    )
+    ratio = lambda r: r["rte_file"] / r["sst2_file"]  # noqa: E731
+    assert ratio(rates) == pytest.approx(0.25 * ratio(plain))
+    with pytest.raises(SystemExit, match="--weights.*rte"):
+        real.write_mixture(task_file, tmp_path / "y", weights={"rte": 0.5})
+
+
+def test_weights_argument_parses_task_weights_and_refuses_bad_ones(capsys):
+    assert real.parse_args(["--weights", "rte_file=0.25,trec_file=2"]).weights == {
+        "rte_file": 0.25,
+        "trec_file": 2.0,
+    }
+    assert real.parse_args(["--weights", ""]).weights == {}
+    for bad in ("rte_file", "rte_file=x", "rte_file=-1"):
+        with pytest.raises(SystemExit) as exit_info:
+            real.parse_args(["--weights", bad])
+        assert exit_info.value.code == 2 and "task=weight" in capsys.readouterr().err
 
 
 def test_eval_specs_cover_each_task_and_gsm8k_only_with_cot(external, tmp_path):
