@@ -269,6 +269,7 @@ def run(
     from flankit.inference.engine import Engine
 
     t0 = time.perf_counter()
+    out = out.resolve()  # the mixture YAML names its task file, which a relative path would misplace
     if out.exists():  # a fresh run, never a silent resume of another budget
         shutil.rmtree(out)
     task_file = register_external_tasks(external, out / "tasks")
@@ -316,6 +317,7 @@ def run(
             "vocab_size": cfg.vocab_size,
             "lr": cfg.lr,
             "dropout": cfg.dropout,
+            "overlong": cfg.overlong,
             "batch_size": cfg.batch_size,
             "group_packed": cfg.group_packed,
             "weight_decay": cfg.weight_decay,
@@ -394,6 +396,12 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
         default=True,
         help="batch packed rows of similar target fill together (data.group_packed; about a quarter off a step)",
     )
+    ap.add_argument(
+        "--overlong",
+        choices=("truncate", "drop"),
+        default="truncate",
+        help="training examples over the row lengths (RTE's long premises, GSM8K's long solutions): cut or left out",
+    )
     ap.add_argument("--dropout", type=float, default=DEFAULT_DROPOUT, help="dropout rate while training")
     ap.add_argument("--weight-decay", type=float, default=0.0, help="AdamW's decoupled weight decay")
     ap.add_argument(
@@ -447,6 +455,7 @@ def main() -> None:
         vocab_size=args.vocab_size,
         lr=args.lr,
         dropout=args.dropout,
+        overlong=args.overlong,
         batch_size=args.batch_size,
         group_packed=args.group_packed,
         weight_decay=args.weight_decay,

@@ -49,6 +49,9 @@ class DemoConfig:
     batch_size: int = field(32, help="Packed rows per step.")
     input_length: int = field(192, help="Encoder tokens per packed row.")
     target_length: int = field(64, help="Decoder tokens per packed row.")
+    overlong: str = field(
+        "truncate", help="Examples over input_length or target_length: truncate or drop (data.overlong)."
+    )
     group_packed: bool = field(
         True, help="Batch packed rows of similar target fill together (less decoder padding)."
     )
@@ -124,6 +127,7 @@ def train_config(cfg: DemoConfig, model: str | None = None):
             validation_examples=128,
             input_length=cfg.input_length,
             target_length=cfg.target_length,
+            overlong=cfg.overlong,
             pack=True,
             group_packed=cfg.group_packed,
             seed=cfg.seed,
@@ -305,6 +309,7 @@ def _train_summary(summary: dict) -> dict:
         "precision": summary["precision"],
         "final_loss": last("loss"),
         "val_loss": last("val_loss"),
+        "truncation": summary.get("truncation"),
     }
 
 

@@ -204,3 +204,22 @@ def test_an_unknown_size_is_refused_before_any_work(capsys):
     assert exc.value.code == 2
     err = capsys.readouterr().err
     assert "--size: invalid choice: 'huge'" in err and "micro" in err
+
+
+def test_a_relative_out_folder_still_finds_the_task_file(external, tmp_path, monkeypatch):
+    import flankit.demo
+    from flankit.data.mixture import load_mixture
+
+    seen = {}
+
+    def stop(cfg, console):  # the training itself is not what this test is about
+        seen["cfg"] = cfg
+        raise KeyboardInterrupt
+
+    monkeypatch.setattr(flankit.demo, "run_demo", stop)
+    monkeypatch.chdir(tmp_path)
+    with pytest.raises(KeyboardInterrupt):
+        real.run(external, 0.1, 0, out=Path("rel") / "out", overlong="drop")
+    cfg = seen["cfg"]
+    assert Path(cfg.out).is_absolute() and cfg.overlong == "drop"
+    assert set(real.CLASSIFICATION) <= set(load_mixture(cfg.mixture).rates())

@@ -51,6 +51,8 @@ def test_demo_writes_results_report_plots_and_a_usable_model(first_run):
     assert saved["config"]["train"]["train"]["precision"] == "auto"
     used = precision.resolve("auto", torch.device("cpu"))
     assert saved["train"]["precision"] == used
+    cut = saved["train"]["truncation"]  # what the row lengths did to the training examples
+    assert cut["overlong"] == "truncate" and 0 <= cut["inputs_over"] <= cut["examples"]
     assert (
         f"instruction tuning: {saved['train']['steps']} steps in {used}"
         in (out.parent / "console.txt").read_text()
@@ -108,11 +110,15 @@ def test_demo_trains_with_flan_per_example_loss():
     assert train_config(DemoConfig(loss_normalization="token")).train.loss_normalization == "token"
 
 
-def test_demo_regularisation_reaches_the_trainer():
+def test_demo_regularisation_and_overlong_policy_reach_the_trainer():
     from flankit.demo import DemoConfig, train_config, warmup_config
 
     plain = train_config(DemoConfig())
     assert plain.model.dropout == 0.0 and plain.train.weight_decay == 0.0
+    assert (
+        plain.data.overlong == "truncate"
+        and train_config(DemoConfig(overlong="drop")).data.overlong == "drop"
+    )
     cfg = DemoConfig(dropout=0.1, weight_decay=0.05, pretrain_share=0.2)
     for tcfg in (train_config(cfg), warmup_config(cfg)):
         assert tcfg.model.dropout == 0.1 and tcfg.train.weight_decay == 0.05

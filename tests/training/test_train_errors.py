@@ -27,6 +27,8 @@ def test_config_typo_names_the_key_and_suggests(tmp_path):
         load_config(None, ["data.pack=false", "data.group_packed=true"])
     with pytest.raises(ConfigError, match="group_packed"):
         load_config(None, ["data.group_packed=maybe"])
+    with pytest.raises(ConfigError, match="data.overlong: 'cut' is not one of truncate, drop"):
+        load_config(None, ["data.overlong=cut"])
 
 
 def test_missing_mixture_suggests_a_name(make_config):
@@ -47,6 +49,11 @@ def test_bad_jsonl_line_is_located(make_config, tmp_path):
     bad.write_text('{"inputs": "a", "targets": "b"}\n{"inputs": "a"}\n')
     with pytest.raises(DataError, match="bad.jsonl:2"):
         train(make_config(f"data.train_file={bad}"))
+
+
+def test_overlong_drop_that_leaves_nothing_says_what_to_raise(make_config):
+    with pytest.raises(DataError, match="data.overlong=drop leaves them all out: raise the lengths"):
+        train(make_config("data.overlong=drop", "data.target_length=1"))
 
 
 def test_nan_loss_stops_and_keeps_last_good_checkpoint(make_config, tmp_path):

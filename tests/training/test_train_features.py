@@ -168,3 +168,32 @@ def test_batch_plan_groups_packed_rows_only_when_asked():
     assert len(set(seen)) == len(seen) == 8 * len(steps)  # no row twice in an epoch
     assert set(seen) <= {tuple(r) for r in plain.packed}  # the same packed rows, reordered
     assert sum(width(grouped, s) for s in steps) < 0.9 * sum(width(plain, s) for s in steps)
+
+
+class WordTokenizer:
+    """One id per whitespace word (3 + word length) and `</s>` (1) at the end, like T5's tokenizer."""
+
+    eos_token_id = 1
+
+    def __call__(self, texts, add_special_tokens=True):
+        return {"input_ids": [[3 + len(w) for w in t.split()] + [1] for t in texts]}
+
+
+def test_tokenize_pairs_counts_over_long_examples_and_cuts_or_drops_them():
+    from collections import Counter
+
+    from flankit.data.features import tokenize_pairs
+
+    records = [
+        {"inputs": "a b c", "targets": "x"},  # 4 input tokens, 2 target tokens: fits
+        {"inputs": "a b c d e f", "targets": "x"},  # input over 5
+        {"inputs": "a", "targets": "x y z w"},  # target over 3
+    ]
+    cut: Counter = Counter()
+    pairs = tokenize_pairs(records, WordTokenizer(), 5, 3, chunk=2, cut=cut)
+    assert cut == Counter(inputs=1, targets=1)
+    assert [len(x) for x, _ in pairs] == [4, 5, 2] and [len(y) for _, y in pairs] == [2, 2, 3]
+    assert all(x[-1] == 1 and y[-1] == 1 for x, y in pairs)  # a cut sequence keeps its </s>
+    cut = Counter()
+    kept = tokenize_pairs(records, WordTokenizer(), 5, 3, cut=cut, overlong="drop")
+    assert kept == pairs[:1] and cut == Counter(inputs=1, targets=1, dropped=2)

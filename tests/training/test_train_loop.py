@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import warnings
 
 import pytest
 import torch
@@ -114,3 +115,21 @@ def test_qlora_without_cuda_says_so(make_config):
         pytest.skip("this machine has CUDA; the message is for machines without it")
     with pytest.raises(ModelError, match="CUDA"):
         train(make_config("lora.enabled=true", "lora.quantize_4bit=true"))
+
+
+def test_overlong_examples_are_counted_then_cut_or_dropped(make_config, tmp_path):
+    # the toy inputs run from about 20 to 70 tokens: 40 cuts some of them
+    with pytest.warns(
+        UserWarning, match=r"inputs? \(.*\) are longer than data.input_length=40.*overlong=drop"
+    ):
+        cut = train(make_config("data.input_length=40", out="cut"))["truncation"]
+    assert cut["overlong"] == "truncate" and cut["dropped"] == 0
+    assert 0 < cut["inputs_over"] < cut["examples"] and cut["targets_over"] == 0
+    with pytest.warns(UserWarning, match="examples were left out"):
+        dropped = train(make_config("data.input_length=40", "data.overlong=drop", out="drop"))["truncation"]
+    assert dropped["dropped"] == cut["inputs_over"] and dropped["examples"] == cut["examples"]
+    # within the lengths nothing is over and no warning is given
+    with warnings.catch_warnings():
+        warnings.simplefilter("error")
+        fits = train(make_config(out="fits"))["truncation"]
+    assert fits["inputs_over"] == fits["targets_over"] == 0 and "warning" not in fits

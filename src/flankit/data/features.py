@@ -3,7 +3,8 @@
 How it works:
 
 * `tokenize_pairs` runs the fast tokenizer over whole lists at once (it adds `</s>`) and
-  `truncate` keeps the final `</s>` when a sequence is cut to the input/target length.
+  `truncate` keeps the final `</s>` when a sequence is cut to the input/target length; over-long
+  examples are counted, and cut or left out (a cut chain of thought loses its answer).
 * `pack_rows` places examples greedily (first fit, in order, over a small window of open
   rows) so one row holds several examples up to `input_length` encoder and `target_length`
   decoder tokens. `collate` then writes segment ids (1, 2, ... per example, 0 on padding),
@@ -22,6 +23,7 @@ seqio `trim_and_pack`.
 from __future__ import annotations
 
 import random
+from collections import Counter
 from collections.abc import Iterable, Sequence
 
 import torch
@@ -39,9 +41,19 @@ def truncate(ids: Sequence[int], length: int, eos_id: int = 1) -> list[int]:
 
 
 def tokenize_pairs(
-    records: Iterable[dict], tokenizer, input_length: int, target_length: int, chunk: int = 2048
+    records: Iterable[dict],
+    tokenizer,
+    input_length: int,
+    target_length: int,
+    chunk: int = 2048,
+    cut: Counter | None = None,
+    overlong: str = "truncate",
 ) -> list[Pair]:
-    """Tokenize `{"inputs", "targets"}` records in large batches; truncate to the lengths."""
+    """Tokenize `{"inputs", "targets"}` records in large batches and fit them to the lengths.
+
+    An example longer than a length is truncated (`overlong="truncate"`) or left out
+    (`"drop"`). With `cut`, add to its `inputs` and `targets` the number of sequences over
+    their length, and to `dropped` the examples left out."""
     pairs: list[Pair] = []
     batch: list[dict] = []
 
@@ -49,10 +61,15 @@ def tokenize_pairs(
         enc = tokenizer([r["inputs"] for r in batch], add_special_tokens=True)["input_ids"]
         dec = tokenizer([r["targets"] for r in batch], add_special_tokens=True)["input_ids"]
         eos = tokenizer.eos_token_id
-        pairs.extend(
-            (truncate(x, input_length, eos), truncate(y, target_length, eos))
-            for x, y in zip(enc, dec, strict=False)
-        )
+        tally = cut if cut is not None else Counter()
+        for x, y in zip(enc, dec, strict=True):
+            long_x, long_y = len(x) > input_length, len(y) > target_length
+            tally["inputs"] += long_x
+            tally["targets"] += long_y
+            if overlong == "drop" and (long_x or long_y):
+                tally["dropped"] += 1
+                continue
+            pairs.append((truncate(x, input_length, eos), truncate(y, target_length, eos)))
         batch.clear()
 
     for rec in records:

@@ -58,6 +58,11 @@ class DataSection:
     validation_examples: int = field(256, help="Validation examples (0 disables validation).")
     input_length: int = field(512, help="Encoder tokens per row (inputs are truncated to this).")
     target_length: int = field(128, help="Decoder tokens per row (targets are truncated to this).")
+    overlong: str = field(
+        "truncate",
+        help="What happens to an example longer than input_length or target_length: truncate (seqio's "
+        "default; a cut chain of thought loses its answer) or drop (left out of training).",
+    )
     pack: bool = field(True, help="Pack several examples per row (else length-grouped batches).")
     group_packed: bool = field(
         False,
@@ -132,6 +137,7 @@ class TrainConfig:
             "train.loss_normalization": (t.loss_normalization, ("token", "sequence")),
             "train.optimizer": (t.optimizer, ("adafactor", "adamw")),
             "train.schedule": (t.schedule, ("constant", "linear", "cosine", "rsqrt")),
+            "data.overlong": (self.data.overlong, ("truncate", "drop")),
         }
         for key, (value, allowed) in choices.items():
             if value not in allowed:

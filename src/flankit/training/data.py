@@ -15,6 +15,7 @@ from __future__ import annotations
 
 import json
 import random
+from collections import Counter
 from collections.abc import Iterator
 from pathlib import Path
 
@@ -98,15 +99,51 @@ def corpus(records: list[dict]) -> Iterator[str]:
         yield r["targets"]
 
 
-def build_pairs(cfg: TrainConfig, tokenizer, records: list[dict]) -> list[Pair]:
-    """Token pairs for the objective: (inputs, targets) or span-corrupted text chunks."""
+def build_pairs(cfg: TrainConfig, tokenizer, records: list[dict], cut: Counter | None = None) -> list[Pair]:
+    """Token pairs for the objective: (inputs, targets) fitted to the lengths by `data.overlong`
+    (`cut` counts what was over them), or span-corrupted text chunks (which fit by construction)."""
     d = cfg.data
     if cfg.train.objective == "span_corruption":
         from flankit.training.objectives import span_corruption_pairs
 
         texts = read_texts(d.text_files) if d.text_files else list(corpus(records))
         return span_corruption_pairs(texts, tokenizer, d.input_length, d.target_length, seed=d.seed)
-    return tokenize_pairs(records, tokenizer, d.input_length, d.target_length)
+    pairs = tokenize_pairs(records, tokenizer, d.input_length, d.target_length, cut=cut, overlong=d.overlong)
+    if not pairs:
+        raise DataError(
+            f"every one of the {len(records)} examples is longer than data.input_length={d.input_length} "
+            f"or data.target_length={d.target_length}, and data.overlong=drop leaves them all out: "
+            "raise the lengths or set data.overlong=truncate"
+        )
+    return pairs
+
+
+def truncation_report(cut: Counter, n: int, data: DataSection) -> dict:
+    """What `data.overlong` did to `n` training examples, with a warning when any were over a length."""
+    report = {
+        "examples": n,
+        "inputs_over": cut["inputs"],
+        "targets_over": cut["targets"],
+        "overlong": data.overlong,
+        "dropped": cut["dropped"],
+    }
+    parts = [
+        f"{k} of {n} {side}s ({100 * k / n:.1f}%) are longer than data.{side}_length={length}"
+        for side, k, length in (
+            ("input", cut["inputs"], data.input_length),
+            ("target", cut["targets"], data.target_length),
+        )
+        if k
+    ]
+    if parts:
+        action = (
+            f"{cut['dropped']} examples were left out (data.overlong=drop)"
+            if data.overlong == "drop"
+            else "they were cut, so the model never sees their ends (a cut chain of thought loses its "
+            "answer); set data.overlong=drop to leave them out"
+        )
+        report["warning"] = f"{'; '.join(parts)}: {action}, or raise the lengths."
+    return report
 
 
 class BatchPlan:

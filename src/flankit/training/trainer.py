@@ -24,6 +24,8 @@ from __future__ import annotations
 
 import contextlib
 import time
+import warnings
+from collections import Counter
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -35,7 +37,15 @@ from flankit.errors import ConfigError, FlankitError, ModelError
 from flankit.training import checkpoint as ckpt
 from flankit.training import fsdp, precision
 from flankit.training.config import TrainConfig, check_compatible
-from flankit.training.data import BatchPlan, build_pairs, corpus, load_records, rows_weight, shard
+from flankit.training.data import (
+    BatchPlan,
+    build_pairs,
+    corpus,
+    load_records,
+    rows_weight,
+    shard,
+    truncation_report,
+)
 from flankit.training.monitor import Monitor, plot_loss
 from flankit.training.objectives import Seq2SeqObjective
 from flankit.training.optim import build_optimizer, build_scheduler
@@ -286,7 +296,11 @@ class Trainer:
         self.out.mkdir(parents=True, exist_ok=True)
         records = load_records(c.data, "train")
         tokenizer = self._tokenizer(records)
-        pairs = build_pairs(c, tokenizer, records)
+        cut: Counter = Counter()
+        pairs = build_pairs(c, tokenizer, records, cut)
+        self.truncation = truncation_report(cut, len(records), c.data)
+        if "warning" in self.truncation and self.is_main:
+            warnings.warn(f"training data: {self.truncation['warning']}", stacklevel=2)
         val_records = load_records(c.data, "validation")
         val_pairs = build_pairs(c, tokenizer, val_records) if val_records else []
         val_rows = pack_rows(val_pairs, c.data.input_length, c.data.target_length) if val_pairs else []
@@ -357,6 +371,7 @@ class Trainer:
             "final_loss": stats.loss if stats else None,
             "val_loss": val_loss,
             "precision": precision.describe(self.autocast_dtype),
+            "truncation": self.truncation,
             "model_dir": str(final),
             "output_dir": str(self.out),
         }
