@@ -46,7 +46,9 @@ def test_real_mixture_resolves_every_task_and_samples_them(external, tmp_path):
     # examples-proportional: RTE (2,490 training pairs) gets far less than SST-2 (6,920 sentences)
     assert real_rates["rte_file"] < 0.5 * real_rates["sst2_file"]
     assert real_rates["sst2_file"] == max(real_rates.values())
-    mix = load_mixture(real.write_mixture(task_file, tmp_path / "w", (0.8, 0.05, 0.15), 0.3, "equal"))
+    mix = load_mixture(
+        real.write_mixture(task_file, tmp_path / "w", (0.8, 0.05, 0.15), 0.3, "equal", weights={})
+    )
     rates = mix.rates()
     assert [rates[t] for t in real.CLASSIFICATION] == pytest.approx([0.2] * 4)
     assert rates[real.COT_TASK] == pytest.approx(0.05)
@@ -191,9 +193,11 @@ def test_batch_size_must_be_a_positive_integer(capsys):
         assert "--batch-size: give a positive whole number" in capsys.readouterr().err
 
 
-def test_the_recipe_defaults_to_micro_with_grouping_and_both_can_be_turned_back():
+def test_the_recipe_defaults_micro_grouped_rte_quartered_overlong_dropped_and_each_can_be_turned_back():
     args = real.parse_args([])
     assert (args.size, args.group_packed) == ("micro", True)
+    assert (args.overlong, args.weights) == ("drop", {"rte_file": 0.25})
+    assert real.parse_args(["--overlong", "truncate", "--weights", ""]).overlong == "truncate"
     args = real.parse_args(["--size", "mini", "--no-group-packed"])
     assert (args.size, args.group_packed) == ("mini", False)
 
