@@ -263,6 +263,7 @@ def run(
     rate: str = "proportional",
     untrained: tuple[str, ...] = (),
     weights: dict[str, float] | None = None,
+    overlong: str = DEFAULT_OVERLONG,
     **demo_overrides,
 ) -> dict:
     """Register the external tasks, train through the demo, evaluate the real tasks; the JSON document."""
@@ -290,6 +291,7 @@ def run(
         shots=[0],
         steps_per_minute=STEPS_PER_MINUTE,
         train_share=TRAIN_SHARE,
+        overlong=overlong,
         **demo_overrides,
     )
     doc = run_demo(cfg, console=Console(stderr=True, quiet=True))

@@ -197,7 +197,8 @@ def test_the_recipe_defaults_micro_grouped_rte_quartered_overlong_dropped_and_ea
     args = real.parse_args([])
     assert (args.size, args.group_packed) == ("micro", True)
     assert (args.overlong, args.weights) == ("drop", {"rte_file": 0.25})
-    assert real.parse_args(["--overlong", "truncate", "--weights", ""]).overlong == "truncate"
+    args = real.parse_args(["--overlong", "truncate", "--weights", ""])
+    assert (args.overlong, args.weights) == ("truncate", {})
     args = real.parse_args(["--size", "mini", "--no-group-packed"])
     assert (args.size, args.group_packed) == ("mini", False)
 
@@ -223,7 +224,11 @@ def test_a_relative_out_folder_still_finds_the_task_file(external, tmp_path, mon
     monkeypatch.setattr(flankit.demo, "run_demo", stop)
     monkeypatch.chdir(tmp_path)
     with pytest.raises(KeyboardInterrupt):
-        real.run(external, 0.1, 0, out=Path("rel") / "out", overlong="drop")
+        real.run(external, 0.1, 0, out=Path("rel") / "out")
     cfg = seen["cfg"]
+    # run() itself drops over-long examples by default, not only the command line
     assert Path(cfg.out).is_absolute() and cfg.overlong == "drop"
+    with pytest.raises(KeyboardInterrupt):
+        real.run(external, 0.1, 0, out=tmp_path / "cut", overlong="truncate")
+    assert seen["cfg"].overlong == "truncate"
     assert set(real.CLASSIFICATION) <= set(load_mixture(cfg.mixture).rates())
