@@ -328,6 +328,7 @@ def run(
             "batch_size": cfg.batch_size,
             "group_packed": cfg.group_packed,
             "weight_decay": cfg.weight_decay,
+            "input_dropout": cfg.input_dropout,
             "eval_limit": eval_limit,
             "cot_limit": cot_limit,
             "shares": dict(zip(("real", "cot", "builtin"), shares, strict=True)),
@@ -412,6 +413,12 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
     ap.add_argument("--dropout", type=float, default=DEFAULT_DROPOUT, help="dropout rate while training")
     ap.add_argument("--weight-decay", type=float, default=0.0, help="AdamW's decoupled weight decay")
     ap.add_argument(
+        "--input-dropout",
+        type=float,
+        default=0.0,
+        help="word dropout: share of input tokens replaced by <unk>",
+    )
+    ap.add_argument(
         "--shares",
         type=lambda v: tuple(float(x) for x in v.split(",")),
         default=DEFAULT_SHARES,
@@ -466,6 +473,7 @@ def main() -> None:
         batch_size=args.batch_size,
         group_packed=args.group_packed,
         weight_decay=args.weight_decay,
+        input_dropout=args.input_dropout,
         threads=args.threads,
         shares=args.shares,
         few_shot=args.few_shot,

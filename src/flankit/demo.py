@@ -61,6 +61,9 @@ class DemoConfig:
         help="Dropout rate while training, warm-up included (regularises small data sets read many times over).",
     )
     weight_decay: float = field(0.0, help="Decoupled weight decay of AdamW.")
+    input_dropout: float = field(
+        0.0, help="Word dropout: share of input tokens replaced by <unk> at each step (train.input_dropout)."
+    )
     loss_normalization: str = field(
         "sequence", help="sequence (FLAN: every example weighs the same) or token."
     )
@@ -138,6 +141,7 @@ def train_config(cfg: DemoConfig, model: str | None = None):
             optimizer="adamw",
             lr=cfg.lr,
             weight_decay=cfg.weight_decay,
+            input_dropout=cfg.input_dropout,
             schedule="linear",
             loss_normalization=cfg.loss_normalization,
             warmup_steps=max(1, steps // 20),

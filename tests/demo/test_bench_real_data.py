@@ -201,6 +201,7 @@ def test_the_recipe_defaults_micro_grouped_rte_quartered_overlong_dropped_and_ea
     assert (args.overlong, args.weights) == ("truncate", {})
     args = real.parse_args(["--size", "mini", "--no-group-packed"])
     assert (args.size, args.group_packed) == ("mini", False)
+    assert real.parse_args(["--input-dropout", "0.1"]).input_dropout == 0.1
 
 
 def test_an_unknown_size_is_refused_before_any_work(capsys):
@@ -229,6 +230,6 @@ def test_a_relative_out_folder_still_finds_the_task_file(external, tmp_path, mon
     # run() itself drops over-long examples by default, not only the command line
     assert Path(cfg.out).is_absolute() and cfg.overlong == "drop"
     with pytest.raises(KeyboardInterrupt):
-        real.run(external, 0.1, 0, out=tmp_path / "cut", overlong="truncate")
-    assert seen["cfg"].overlong == "truncate"
+        real.run(external, 0.1, 0, out=tmp_path / "cut", overlong="truncate", input_dropout=0.1)
+    assert seen["cfg"].overlong == "truncate" and seen["cfg"].input_dropout == 0.1
     assert set(real.CLASSIFICATION) <= set(load_mixture(cfg.mixture).rates())

@@ -114,14 +114,15 @@ def test_demo_regularisation_and_overlong_policy_reach_the_trainer():
     from flankit.demo import DemoConfig, train_config, warmup_config
 
     plain = train_config(DemoConfig())
-    assert plain.model.dropout == 0.0 and plain.train.weight_decay == 0.0
+    assert plain.model.dropout == 0.0 and plain.train.weight_decay == 0.0 == plain.train.input_dropout
     assert (
         plain.data.overlong == "truncate"
         and train_config(DemoConfig(overlong="drop")).data.overlong == "drop"
     )
-    cfg = DemoConfig(dropout=0.1, weight_decay=0.05, pretrain_share=0.2)
+    cfg = DemoConfig(dropout=0.1, weight_decay=0.05, input_dropout=0.1, pretrain_share=0.2)
     for tcfg in (train_config(cfg), warmup_config(cfg)):
         assert tcfg.model.dropout == 0.1 and tcfg.train.weight_decay == 0.05
+        assert tcfg.train.input_dropout == 0.1
 
 
 def test_demo_trains_micro_with_fill_grouped_batches_by_default():

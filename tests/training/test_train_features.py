@@ -9,7 +9,13 @@ import torch
 
 from flankit.data.features import IGNORE, collate, fill_grouped_rows, length_grouped_rows, pack_rows, truncate
 from flankit.modeling.t5 import T5
-from flankit.training.objectives import Seq2SeqObjective, batch_weight, chunk_length, span_corrupt
+from flankit.training.objectives import (
+    Seq2SeqObjective,
+    batch_weight,
+    chunk_length,
+    drop_tokens,
+    span_corrupt,
+)
 from t5_testing import small_config
 
 
@@ -197,3 +203,17 @@ def test_tokenize_pairs_counts_over_long_examples_and_cuts_or_drops_them():
     cut = Counter()
     kept = tokenize_pairs(records, WordTokenizer(), 5, 3, cut=cut, overlong="drop")
     assert kept == pairs[:1] and cut == Counter(inputs=1, targets=1, dropped=2)
+
+
+def test_word_dropout_replaces_a_share_of_tokens_and_spares_padding_and_eos():
+    ids = torch.randint(3, 500, (64, 96))
+    ids[:, 80:] = 0  # padding
+    ids[:, 79] = 1  # end of sequence
+    assert drop_tokens(ids, 0.0, 2, (0, 1)) is ids
+    torch.manual_seed(0)
+    out = drop_tokens(ids, 0.2, 2, (0, 1))
+    hit = out != ids
+    assert (out[hit] == 2).all() and not hit[:, 79:].any()
+    assert 0.18 < hit[:, :79].float().mean().item() < 0.22
+    torch.manual_seed(0)
+    assert torch.equal(drop_tokens(ids, 0.2, 2, (0, 1)), out)  # the step's seed decides

@@ -54,6 +54,14 @@ def test_grad_accumulation_equals_one_big_batch(make_config):
     assert big["final_loss"] == pytest.approx(acc["final_loss"], rel=1e-5)
 
 
+def test_word_dropout_changes_the_updates_and_is_reproducible(make_config):
+    plain = train(make_config("train.steps=3", out="plain"))
+    runs = [train(make_config("train.steps=3", "train.input_dropout=0.3", out=f"drop{i}")) for i in (0, 1)]
+    a, b = (T5.from_pretrained(r["model_dir"]) for r in runs)
+    assert all(torch.equal(pa, pb) for pa, pb in zip(a.parameters(), b.parameters(), strict=True))
+    assert runs[0]["final_loss"] != pytest.approx(plain["final_loss"], rel=1e-4)
+
+
 def test_validation_loss_and_unpacked_length_grouped_run(make_config, train_file):
     cfg = make_config(
         "data.pack=false",

@@ -83,6 +83,11 @@ class TrainSection:
     schedule: str = field("constant", help="constant, linear, cosine or rsqrt (after warm-up).")
     warmup_steps: int = field(0, help="Linear warm-up steps.")
     weight_decay: float = field(0.0, help="Decoupled weight decay.")
+    input_dropout: float = field(
+        0.0,
+        help="Word dropout: share of encoder input tokens replaced by the unknown token at each "
+        "step (regularises small data sets read many times over; 0: off).",
+    )
     max_grad_norm: float = field(1.0, help="Gradient clipping norm (0 disables).")
     loss_normalization: str = field(
         "token", help="token (mean over tokens) or sequence (FLAN: mean per example)."
@@ -154,6 +159,8 @@ class TrainConfig:
                 raise ConfigError(f"{key} must be >= 1, got {value}")
         if self.model.dropout is not None and not 0.0 <= self.model.dropout < 1.0:
             raise ConfigError(f"model.dropout must be in [0, 1), got {self.model.dropout}")
+        if not 0.0 <= t.input_dropout < 1.0:
+            raise ConfigError(f"train.input_dropout must be in [0, 1), got {t.input_dropout}")
         if t.weight_decay < 0:
             raise ConfigError(f"train.weight_decay must be >= 0, got {t.weight_decay}")
         if self.data.group_packed and not self.data.pack:

@@ -16,6 +16,11 @@ padding costs no vocabulary projection.
 Span corruption (Raffel et al. 2020, section 3.1.4): mask ~15% of the tokens in spans of mean
 length 3; the input keeps the rest with one `<extra_id_N>` per span, the target lists the
 sentinels followed by the dropped spans.
+
+Word dropout (Iyyer et al. 2015, "Deep Unordered Composition Rivals Syntactic Methods", and
+Bowman et al. 2016 on the decoder side) replaces a random share of the encoder's tokens by the
+unknown token at every step: a small training set read many times over shows the model a
+slightly different sentence each time, so it cannot key on one rare piece.
 """
 
 from __future__ import annotations
@@ -93,6 +98,16 @@ class Seq2SeqObjective(nn.Module):
 
 
 # ----- span corruption ------------------------------------------------------------------------
+
+
+def drop_tokens(input_ids: torch.Tensor, rate: float, replacement: int, keep: Sequence[int]) -> torch.Tensor:
+    """A copy of `input_ids` with about `rate` of its tokens (never those in `keep`: padding, end
+    of sequence) replaced by `replacement`; draws from torch's global generator."""
+    if rate <= 0.0:
+        return input_ids
+    hit = torch.rand(input_ids.shape, device=input_ids.device) < rate
+    hit &= ~torch.isin(input_ids, torch.tensor(list(keep), device=input_ids.device))
+    return input_ids.masked_fill(hit, replacement)
 
 
 def _split(total: int, parts: int, rnd: random.Random) -> list[int]:
