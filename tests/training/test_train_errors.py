@@ -4,10 +4,11 @@ from __future__ import annotations
 
 import pytest
 
+from flankit import config as cfgmod
 from flankit.cli import main
 from flankit.errors import ConfigError, DataError, ModelError, UnknownNameError
 from flankit.training.checkpoint import list_checkpoints
-from flankit.training.config import load_config
+from flankit.training.config import TrainConfig, check_compatible, load_config
 from flankit.training.optim import lr_multiplier
 from flankit.training.trainer import TrainingDiverged, train
 
@@ -69,6 +70,16 @@ def test_nan_loss_stops_and_keeps_last_good_checkpoint(make_config, tmp_path):
 def test_resume_without_checkpoints(make_config):
     with pytest.raises(ConfigError, match="nothing to resume"):
         train(make_config(), resume=True)
+
+
+def test_resume_compatibility_reads_keys_added_since_as_their_defaults():
+    saved = cfgmod.to_dict(TrainConfig())
+    del saved["train"]["input_dropout"]  # a checkpoint written before word dropout existed
+    check_compatible(saved, TrainConfig())
+    with pytest.raises(ConfigError, match="train.input_dropout: saved 0.0, now 0.1"):
+        check_compatible(saved, load_config(None, ["train.input_dropout=0.1"]))
+    with pytest.raises(ConfigError, match="train.lr: saved 0.001, now 0.002"):
+        check_compatible(cfgmod.to_dict(TrainConfig()), load_config(None, ["train.lr=0.002"]))
 
 
 def test_schedules():

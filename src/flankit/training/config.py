@@ -187,7 +187,9 @@ def _flatten(data: dict, prefix: str = "") -> dict:
 
 def check_compatible(saved: dict, current: TrainConfig) -> None:
     """Raise `ConfigError` when a resumed run's config differs in a key that changes the math."""
-    old, new = _flatten(saved), _flatten(cfgmod.to_dict(current))
+    new = _flatten(cfgmod.to_dict(current))
+    # a key added to the config since the checkpoint was written reads as its default there
+    old = {**_flatten(cfgmod.to_dict(TrainConfig())), **_flatten(saved)}
     diffs = [k for k in sorted(set(old) | set(new)) if k not in RESUME_MUTABLE and old.get(k) != new.get(k)]
     if diffs:
         detail = "; ".join(f"{k}: saved {old.get(k)!r}, now {new.get(k)!r}" for k in diffs[:5])
