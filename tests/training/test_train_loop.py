@@ -62,6 +62,31 @@ def test_word_dropout_changes_the_updates_and_is_reproducible(make_config):
     assert runs[0]["final_loss"] != pytest.approx(plain["final_loss"], rel=1e-4)
 
 
+def test_word_dropout_spares_special_tokens_and_needs_an_unknown_token(make_config, monkeypatch):
+    from flankit.errors import ConfigError
+    from flankit.training.trainer import Trainer
+
+    trainer = Trainer(make_config("train.steps=1", "train.input_dropout=0.2", out="spare"))
+    trainer.train()
+    tok = trainer._tokenizer([])
+    unk, keep = trainer._word_dropout
+    assert unk == tok.unk_token_id
+    sentinel = tok.convert_tokens_to_ids("<extra_id_0>")
+    assert {tok.pad_token_id, tok.eos_token_id, sentinel} <= set(keep)  # span corruption keeps its sentinels
+
+    load = Trainer._tokenizer
+
+    def without_unk(self, records):
+        tok = load(self, records)
+        monkeypatch.setattr(type(tok), "unk_token_id", property(lambda _: None), raising=False)
+        return tok
+
+    monkeypatch.setattr(Trainer, "_tokenizer", without_unk)
+    with pytest.raises(ConfigError, match="input_dropout replaces tokens by <unk>: this tokenizer has none"):
+        train(make_config("train.steps=1", "train.input_dropout=0.2", out="no_unk"))
+    train(make_config("train.steps=1", out="no_unk_no_dropout"))  # without word dropout no <unk> is needed
+
+
 def test_validation_loss_and_unpacked_length_grouped_run(make_config, train_file):
     cfg = make_config(
         "data.pack=false",

@@ -97,17 +97,20 @@ class Seq2SeqObjective(nn.Module):
         return LossTerms(total / denominator, ce_sum.detach(), z_sum.detach())
 
 
-# ----- span corruption ------------------------------------------------------------------------
+# ----- word dropout ---------------------------------------------------------------------------
 
 
 def drop_tokens(input_ids: torch.Tensor, rate: float, replacement: int, keep: Sequence[int]) -> torch.Tensor:
     """A copy of `input_ids` with about `rate` of its tokens (never those in `keep`: padding, end
-    of sequence) replaced by `replacement`; draws from torch's global generator."""
+    of sequence, sentinels) replaced by `replacement`; draws from torch's global generator."""
     if rate <= 0.0:
         return input_ids
     hit = torch.rand(input_ids.shape, device=input_ids.device) < rate
     hit &= ~torch.isin(input_ids, torch.tensor(list(keep), device=input_ids.device))
     return input_ids.masked_fill(hit, replacement)
+
+
+# ----- span corruption ------------------------------------------------------------------------
 
 
 def _split(total: int, parts: int, rnd: random.Random) -> list[int]:

@@ -97,8 +97,6 @@ class Trainer:
         self.autocast_dtype = precision.autocast_dtype(config.train.precision, self.device)
         self.out = Path(config.output_dir)
         self._lora_base = config.model.name
-        # word dropout's replacement and the ids it never touches; train() reads them off the tokenizer
-        self._word_dropout: tuple[int, tuple[int, ...]] = (2, (0, 1))  # T5's <unk>; <pad>, </s>
 
     # ----- setup -------------------------------------------------------------------------
     def build(self, model: torch.nn.Module) -> None:
@@ -142,7 +140,8 @@ class Trainer:
         sums = torch.zeros(2, device=self.device)
         for m, mrows in enumerate(micro):
             batch = {k: v.to(self.device, non_blocking=True) for k, v in collate(pairs, mrows).items()}
-            batch["input_ids"] = drop_tokens(batch["input_ids"], t.input_dropout, *self._word_dropout)
+            if t.input_dropout:  # word dropout: <unk> and the special ids to spare come from train()
+                batch["input_ids"] = drop_tokens(batch["input_ids"], t.input_dropout, *self._word_dropout)
             # FSDP reduce-scatters after every micro-batch so that gradients stay sharded
             sync = m == len(micro) - 1 or self.world == 1 or self.fsdp
             with (
@@ -303,7 +302,8 @@ class Trainer:
             raise ConfigError(
                 "train.input_dropout replaces tokens by <unk>: this tokenizer has none; set it to 0"
             )
-        self._word_dropout = (tokenizer.unk_token_id, (tokenizer.pad_token_id, tokenizer.eos_token_id))
+        # padding, </s> and span corruption's sentinels are never replaced
+        self._word_dropout = (tokenizer.unk_token_id, tuple(tokenizer.all_special_ids))
         cut: Counter = Counter()
         pairs = build_pairs(c, tokenizer, records, cut)
         self.truncation = truncation_report(cut, len(records), c.data)
