@@ -196,12 +196,15 @@ def test_batch_size_must_be_a_positive_integer(capsys):
 def test_the_recipe_defaults_micro_grouped_rte_quartered_overlong_dropped_and_each_can_be_turned_back():
     args = real.parse_args([])
     assert (args.size, args.group_packed) == ("micro", True)
+    assert (args.lr, args.weight_decay, args.dropout) == (7e-4, 0.1, 0.05)
     assert (args.overlong, args.weights) == ("drop", {"rte_file": 0.25})
     args = real.parse_args(["--overlong", "truncate", "--weights", ""])
     assert (args.overlong, args.weights) == ("truncate", {})
     args = real.parse_args(["--size", "mini", "--no-group-packed"])
     assert (args.size, args.group_packed) == ("mini", False)
     assert real.parse_args(["--input-dropout", "0.1"]).input_dropout == 0.1
+    args = real.parse_args(["--lr", "1e-3", "--weight-decay", "0"])
+    assert (args.lr, args.weight_decay) == (1e-3, 0.0)
 
 
 def test_an_unknown_size_is_refused_before_any_work(capsys):
