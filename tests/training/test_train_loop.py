@@ -87,6 +87,17 @@ def test_word_dropout_spares_special_tokens_and_needs_an_unknown_token(make_conf
     train(make_config("train.steps=1", out="no_unk_no_dropout"))  # without word dropout no <unk> is needed
 
 
+def test_train_step_before_train_refuses_word_dropout_clearly(make_config):
+    from flankit.errors import ConfigError
+    from flankit.training.trainer import Trainer
+    from t5_testing import small_config
+
+    trainer = Trainer(make_config("train.input_dropout=0.2", out="bare_step"))
+    trainer.build(T5(small_config()))
+    with pytest.raises(ConfigError, match=r"needs the tokenizer's <unk>, which train\(\) reads"):
+        trainer.train_step([([5, 6, 1], [7, 1])], [[0]])
+
+
 def test_validation_loss_and_unpacked_length_grouped_run(make_config, train_file):
     cfg = make_config(
         "data.pack=false",

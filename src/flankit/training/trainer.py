@@ -97,6 +97,8 @@ class Trainer:
         self.autocast_dtype = precision.autocast_dtype(config.train.precision, self.device)
         self.out = Path(config.output_dir)
         self._lora_base = config.model.name
+        # word dropout's (<unk>, ids never replaced); train() reads them off its tokenizer
+        self._word_dropout: tuple[int, tuple[int, ...]] | None = None
 
     # ----- setup -------------------------------------------------------------------------
     def build(self, model: torch.nn.Module) -> None:
@@ -134,13 +136,18 @@ class Trainer:
     def train_step(self, pairs, rows: list[list[int]], step: int = 0) -> StepStats:
         """One optimizer update on the global batch `rows` (this process trains its share)."""
         t = self.cfg.train
+        if t.input_dropout and self._word_dropout is None:
+            raise ConfigError(
+                "train.input_dropout needs the tokenizer's <unk>, which train() reads: call train(), "
+                "or set train.input_dropout=0 to drive train_step yourself"
+            )
         torch.manual_seed((t.seed * 1_000_003 + step) * 131 + self.rank)
         denominator = rows_weight(pairs, rows, t.loss_normalization) / self.world
         micro = shard(rows, self.rank, self.world, len(rows) // (self.world * t.grad_accum))
         sums = torch.zeros(2, device=self.device)
         for m, mrows in enumerate(micro):
             batch = {k: v.to(self.device, non_blocking=True) for k, v in collate(pairs, mrows).items()}
-            if t.input_dropout:  # word dropout: <unk> and the special ids to spare come from train()
+            if t.input_dropout:
                 batch["input_ids"] = drop_tokens(batch["input_ids"], t.input_dropout, *self._word_dropout)
             # FSDP reduce-scatters after every micro-batch so that gradients stay sharded
             sync = m == len(micro) - 1 or self.world == 1 or self.fsdp
