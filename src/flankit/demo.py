@@ -40,9 +40,10 @@ class DemoConfig:
     vocab_size: int = field(2000, help="Vocabulary of the tokenizer trained on the mixture text.")
     mixture: str = field("demo", help="Training mixture (held-out templates are excluded by it).")
     steps_per_minute: float = field(
-        170.0,
+        150.0,
         help="Training steps one minute buys on the reference 2-core CPU (an AMD EPYC with AVX2 only, "
-        "2 threads, fp32: the slowest the demo has met; CPUs with native bf16 are faster).",
+        "2 threads, fp32: the slowest the demo has met, with room for its speed to drift; CPUs with "
+        "native bf16 are faster).",
     )
     train_share: float = field(0.9, help="Share of the budget spent training (the rest: setup, evaluation).")
     train_steps: int = field(0, help="Training steps, warm-up included; 0: what `minutes` buys.")

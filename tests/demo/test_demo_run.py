@@ -183,7 +183,7 @@ def test_pretrain_share_out_of_range_is_a_config_error(tmp_path):
 
 
 def test_train_steps_overrides_the_minutes_budget_and_refuses_negatives(tmp_path):
-    assert DemoConfig().steps == 1530  # 10 minutes at 170 steps a minute, 90% of them training
+    assert DemoConfig().steps == 1350  # 10 minutes at 150 steps a minute, 90% of them training
     assert DemoConfig(minutes=3.0, train_steps=2240).steps == 2240
     assert toy(tmp_path).steps == 10  # the floor
     with pytest.raises(ConfigError, match="train_steps"):

@@ -69,7 +69,7 @@ SIZES: dict[str, dict] = {
     ),
 }
 # about 1.3M parameters (with a 2k vocabulary): the offline demo's model, mini with 2+2 layers
-# and a narrower feed-forward, so its 1,530 steps fit 10 minutes on 2 AVX2 cores in fp32
+# and a narrower feed-forward, so its 1,350 steps fit 10 minutes on 2 AVX2 cores in fp32
 SIZES["micro"] = {**SIZES["mini"], "num_layers": 2, "d_ff": 256}
 DTYPES = {"fp32": torch.float32, "float32": torch.float32, "bf16": torch.bfloat16, "bfloat16": torch.bfloat16}
 FP16_NAMES = ("fp16", "float16", "half")
