@@ -62,6 +62,9 @@ class DemoConfig:
         help="Dropout rate while training, warm-up included (regularises small data sets read many times over).",
     )
     weight_decay: float = field(0.0, help="Decoupled weight decay of AdamW.")
+    embedding_std: float | None = field(
+        None, help="Std of the random model's input embeddings (model.embedding_std; None: T5's 1.0)."
+    )
     input_dropout: float = field(
         0.0, help="Word dropout: share of input tokens replaced by <unk> at each step (train.input_dropout)."
     )
@@ -124,7 +127,13 @@ def train_config(cfg: DemoConfig, model: str | None = None):
     steps = cfg.steps - cfg.pretrain_steps
     return TrainConfig(
         output_dir=str(Path(cfg.out) / "train"),
-        model=ModelSection(name=model or cfg.size, vocab_size=cfg.vocab_size, dropout=cfg.dropout),
+        model=ModelSection(
+            name=model or cfg.size,
+            vocab_size=cfg.vocab_size,
+            dropout=cfg.dropout,
+            # the warm-up's trained model keeps the embeddings it learned
+            embedding_std=None if model else cfg.embedding_std,
+        ),
         data=DataSection(
             mixture=cfg.mixture,
             num_examples=steps * cfg.batch_size * 3,

@@ -196,15 +196,15 @@ def test_batch_size_must_be_a_positive_integer(capsys):
 def test_the_recipe_defaults_micro_grouped_rte_quartered_overlong_dropped_and_each_can_be_turned_back():
     args = real.parse_args([])
     assert (args.size, args.group_packed) == ("micro", True)
-    assert (args.lr, args.weight_decay, args.dropout) == (7e-4, 0.1, 0.05)
+    assert (args.lr, args.weight_decay, args.dropout, args.embedding_std) == (7e-4, 0.1, 0.05, 0.1)
     assert (args.overlong, args.weights) == ("drop", {"rte_file": 0.25})
     args = real.parse_args(["--overlong", "truncate", "--weights", ""])
     assert (args.overlong, args.weights) == ("truncate", {})
     args = real.parse_args(["--size", "mini", "--no-group-packed"])
     assert (args.size, args.group_packed) == ("mini", False)
     assert real.parse_args(["--input-dropout", "0.1"]).input_dropout == 0.1
-    args = real.parse_args(["--lr", "1e-3", "--weight-decay", "0"])
-    assert (args.lr, args.weight_decay) == (1e-3, 0.0)
+    args = real.parse_args(["--lr", "1e-3", "--weight-decay", "0", "--embedding-std", "1"])
+    assert (args.lr, args.weight_decay, args.embedding_std) == (1e-3, 0.0, 1.0)
 
 
 def test_an_unknown_size_is_refused_before_any_work(capsys):
@@ -233,6 +233,9 @@ def test_a_relative_out_folder_still_finds_the_task_file(external, tmp_path, mon
     # run() itself drops over-long examples by default, not only the command line
     assert Path(cfg.out).is_absolute() and cfg.overlong == "drop"
     with pytest.raises(KeyboardInterrupt):
-        real.run(external, 0.1, 0, out=tmp_path / "cut", overlong="truncate", input_dropout=0.1)
+        real.run(
+            external, 0.1, 0, out=tmp_path / "cut", overlong="truncate", input_dropout=0.1, embedding_std=0.02
+        )
     assert seen["cfg"].overlong == "truncate" and seen["cfg"].input_dropout == 0.1
+    assert seen["cfg"].embedding_std == 0.02
     assert set(real.CLASSIFICATION) <= set(load_mixture(cfg.mixture).rates())

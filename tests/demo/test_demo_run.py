@@ -119,10 +119,15 @@ def test_demo_regularisation_and_overlong_policy_reach_the_trainer():
         plain.data.overlong == "truncate"
         and train_config(DemoConfig(overlong="drop")).data.overlong == "drop"
     )
-    cfg = DemoConfig(dropout=0.1, weight_decay=0.05, input_dropout=0.1, pretrain_share=0.2)
+    assert plain.model.embedding_std is None  # T5's own initialisation unless asked
+    cfg = DemoConfig(
+        dropout=0.1, weight_decay=0.05, input_dropout=0.1, pretrain_share=0.2, embedding_std=0.02
+    )
     for tcfg in (train_config(cfg), warmup_config(cfg)):
         assert tcfg.model.dropout == 0.1 and tcfg.train.weight_decay == 0.05
-        assert tcfg.train.input_dropout == 0.1
+        assert tcfg.train.input_dropout == 0.1 and tcfg.model.embedding_std == 0.02
+    # instruction tuning after the warm-up starts from its trained embeddings
+    assert train_config(cfg, model="warm/model").model.embedding_std is None
 
 
 def test_demo_trains_micro_with_fill_grouped_batches_by_default():

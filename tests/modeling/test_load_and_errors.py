@@ -119,3 +119,16 @@ def test_model_info_on_a_folder(tmp_path):
     mi = model_info(str(tmp_path))
     assert mi.parameters == model.num_parameters()
     assert mi.weight_mb["bf16"] == pytest.approx(mi.weight_mb["fp32"] / 2, abs=0.1)
+
+
+def test_embedding_std_rescales_only_the_random_input_embeddings(tmp_path):
+    plain, small = build_tiny("micro", 500), build_tiny("micro", 500, embedding_std=0.02)
+    assert plain.shared.weight.std().item() == pytest.approx(1.0, rel=0.05)  # T5's own draw
+    assert small.shared.weight.std().item() == pytest.approx(0.02, rel=0.05)
+    assert torch.allclose(small.shared.weight, 0.02 * plain.shared.weight)
+    others = [(n, p) for n, p in plain.named_parameters() if not n.startswith("shared")]
+    assert others and all(torch.equal(p, small.get_parameter(n)) for n, p in others)
+    assert load_model("micro", vocab_size=500, embedding_std=0.02).shared.weight.std().item() < 0.03
+    tiny_model_dir(tmp_path)
+    with pytest.raises(ModelError, match="embedding_std sets the initial embeddings of a random size"):
+        load_model(str(tmp_path), embedding_std=0.02)

@@ -22,6 +22,8 @@ def test_config_typo_names_the_key_and_suggests(tmp_path):
         load_config(None, ["train.precision=fp16"])
     with pytest.raises(ConfigError, match=r"model.dropout must be in \[0, 1\), got 1.0"):
         load_config(None, ["model.dropout=1.0"])
+    with pytest.raises(ConfigError, match=r"model.embedding_std must be > 0 \(or null: T5's 1.0\), got 0.0"):
+        load_config(None, ["model.embedding_std=0"])
     with pytest.raises(ConfigError, match=r"train.input_dropout must be in \[0, 1\), got 1.0"):
         load_config(None, ["train.input_dropout=1.0"])
     with pytest.raises(ConfigError, match="weight_decay must be >= 0"):

@@ -177,3 +177,16 @@ def test_overlong_examples_are_counted_then_cut_or_dropped(make_config, tmp_path
         warnings.simplefilter("error")
         fits = train(make_config(out="fits"))["truncation"]
     assert fits["inputs_over"] == fits["targets_over"] == 0 and "warning" not in fits
+
+
+def test_the_trainer_builds_a_random_size_with_the_configured_embedding_std(make_config, model_dir):
+    from flankit.errors import ModelError
+    from flankit.modeling.load import load_tokenizer
+    from flankit.training.trainer import Trainer
+
+    tok = load_tokenizer(model_dir)
+    model = Trainer(make_config("model.name=micro", "model.embedding_std=0.05"))._load_model(tok, None)
+    assert model.shared.weight.std().item() == pytest.approx(0.05, rel=0.05)
+    assert Trainer(make_config("model.name=micro"))._load_model(tok, None).shared.weight.std().item() > 0.9
+    with pytest.raises(ModelError, match="is a trained model: leave it unset"):
+        train(make_config("model.embedding_std=0.05", out="trained"))

@@ -2,7 +2,7 @@
 
 * `load_model("path/or/hub-id" | "tiny" | "small" | "base", dtype="fp32")`
 * `load_tokenizer("path/or/hub-id")`
-* `build_tiny(size, vocab_size, seed)`: a randomly initialised T5 of a named shape
+* `build_tiny(size, vocab_size, seed, embedding_std)`: a randomly initialised T5 of a named shape
   (`small`/`base` have the flan-t5-small/base shapes) for tests, benchmarks and the demo.
 * `train_tokenizer(texts, out_dir, vocab_size)`: a sentencepiece unigram model with T5's
   conventions (pad 0, eos 1, unk 2, no bos, 100 `<extra_id_N>` sentinels with `<extra_id_0>`
@@ -100,12 +100,27 @@ def tiny_config(size: str = "tiny", vocab_size: int = 32128, **overrides) -> T5C
     return T5Config(vocab_size=vocab_size, **{**SIZES[size], **overrides})
 
 
-def build_tiny(size: str = "tiny", vocab_size: int = 32128, seed: int = 0, **overrides) -> T5:
-    """A randomly initialised T5 of a named shape, deterministic for a seed."""
+def build_tiny(
+    size: str = "tiny",
+    vocab_size: int = 32128,
+    seed: int = 0,
+    embedding_std: float | None = None,
+    **overrides,
+) -> T5:
+    """A randomly initialised T5 of a named shape, deterministic for a seed.
+
+    T5 draws its input embeddings at std 1, a scale made for Adafactor, whose steps are relative
+    to each weight's size. AdamW's steps are absolute (about the learning rate), so from scratch
+    a std-1 embedding barely moves in a short run while the layers around it learn;
+    `embedding_std` rescales the draw (the other weights stay as they are)."""
     cfg = tiny_config(size, vocab_size, **overrides)
     with torch.random.fork_rng():
         torch.manual_seed(seed)
-        return T5(cfg)
+        model = T5(cfg)
+    if embedding_std is not None:
+        with torch.no_grad():
+            model.shared.weight.mul_(embedding_std)
+    return model
 
 
 def _looks_like_hub_id(name: str) -> bool:
@@ -142,12 +157,21 @@ def resolve_path(name_or_path: str | Path) -> Path:
 
 
 def load_model(
-    name_or_path: str | Path, dtype: str | torch.dtype | None = "fp32", vocab_size: int = 32128
+    name_or_path: str | Path,
+    dtype: str | torch.dtype | None = "fp32",
+    vocab_size: int = 32128,
+    embedding_std: float | None = None,
 ) -> T5:
-    """Load our T5 from a folder or hub id, or build one of the named random sizes."""
+    """Load our T5 from a folder or hub id, or build one of the named random sizes (whose input
+    embeddings `embedding_std` rescales; a trained model keeps its own)."""
     torch_dtype = resolve_dtype(dtype)
     if str(name_or_path) in SIZES:
-        return build_tiny(str(name_or_path), vocab_size).to(torch_dtype).eval()
+        return build_tiny(str(name_or_path), vocab_size, embedding_std=embedding_std).to(torch_dtype).eval()
+    if embedding_std is not None:
+        raise ModelError(
+            f"embedding_std sets the initial embeddings of a random size ({', '.join(SIZES)}); "
+            f"{str(name_or_path)!r} is a trained model: leave it unset"
+        )
     return T5.from_pretrained(resolve_path(name_or_path), dtype=torch_dtype)
 
 

@@ -42,6 +42,11 @@ class ModelSection:
     )
     vocab_size: int = field(4000, help="Vocabulary size of a tokenizer trained for a random-size model.")
     dropout: float | None = field(None, help="Dropout rate to train with (None: the model config's).")
+    embedding_std: float | None = field(
+        None,
+        help="Std of a random-size model's input embeddings (None: T5's 1.0, scaled for Adafactor's "
+        "relative steps; under AdamW from scratch they hardly learn in a short run: 0.1 lets them).",
+    )
 
 
 @dataclass
@@ -159,6 +164,10 @@ class TrainConfig:
                 raise ConfigError(f"{key} must be >= 1, got {value}")
         if self.model.dropout is not None and not 0.0 <= self.model.dropout < 1.0:
             raise ConfigError(f"model.dropout must be in [0, 1), got {self.model.dropout}")
+        if self.model.embedding_std is not None and not self.model.embedding_std > 0:
+            raise ConfigError(
+                f"model.embedding_std must be > 0 (or null: T5's 1.0), got {self.model.embedding_std}"
+            )
         if not 0.0 <= t.input_dropout < 1.0:
             raise ConfigError(f"train.input_dropout must be in [0, 1), got {t.input_dropout}")
         if t.weight_decay < 0:

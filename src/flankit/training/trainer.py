@@ -262,7 +262,9 @@ class Trainer:
         name = self.cfg.model.name
         if resume_from is not None and not self.cfg.lora.enabled:
             return T5.from_pretrained(resume_from / "model").float()
-        model = load_model(name, "fp32", vocab_size=len(tokenizer)).float()
+        model = load_model(
+            name, "fp32", vocab_size=len(tokenizer), embedding_std=self.cfg.model.embedding_std
+        ).float()
         if len(tokenizer) > model.config.vocab_size:
             raise ModelError(
                 f"the tokenizer has {len(tokenizer)} tokens but model {name!r} only "
