@@ -196,8 +196,8 @@ def test_batch_size_must_be_a_positive_integer(capsys):
 def test_the_recipe_defaults_micro_grouped_rte_quartered_overlong_dropped_and_each_can_be_turned_back():
     args = real.parse_args([])
     assert (args.size, args.group_packed) == ("micro", True)
-    assert (args.lr, args.weight_decay, args.dropout, args.embedding_std) == (7e-4, 0.1, 0.05, 0.1)
-    assert (args.overlong, args.weights) == ("drop", {"rte_file": 0.25})
+    assert (args.lr, args.weight_decay, args.dropout, args.embedding_std) == (7e-4, 0.1, 0.1, 0.1)
+    assert (args.overlong, args.weights) == ("drop", {"rte_file": 0.25, "agnews_file": 0.75})
     args = real.parse_args(["--overlong", "truncate", "--weights", ""])
     assert (args.overlong, args.weights) == ("truncate", {})
     args = real.parse_args(["--size", "mini", "--no-group-packed"])
