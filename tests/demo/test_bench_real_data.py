@@ -193,7 +193,7 @@ def test_batch_size_must_be_a_positive_integer(capsys):
         assert "--batch-size: give a positive whole number" in capsys.readouterr().err
 
 
-def test_the_recipe_defaults_micro_grouped_rte_quartered_overlong_dropped_and_each_can_be_turned_back():
+def test_the_recipe_defaults_micro_grouped_rte_quartered_agnews_at_three_quarters_overlong_dropped_and_each_can_be_turned_back():
     args = real.parse_args([])
     assert (args.size, args.group_packed) == ("micro", True)
     assert (args.lr, args.weight_decay, args.dropout, args.embedding_std) == (7e-4, 0.1, 0.1, 0.1)
